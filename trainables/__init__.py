@@ -1,0 +1,1 @@
+"""Everything one trial needs: keys, dataset, features, model, losses, metrics, training."""

@@ -1,0 +1,111 @@
+"""What a trial leaves behind: per-key PSNR, a prediction grid, loss curves, weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+import yaml
+
+from trainables.config import TrialConfig
+from trainables.keys import LOWEST_MIDI, note_name
+from trainables.metrics import per_key_table
+from trainables.training import Split, TrialData, predict
+
+PER_KEY_PSNR = "per_key_psnr.csv"
+PREDICTIONS = "predictions.png"
+LOSS_CURVES = "loss_curves.png"
+WEIGHTS = "model.pt"
+HISTORY = "metrics.csv"
+CONFIG = "config.yaml"
+
+
+def write_per_key_psnr(scores: pd.DataFrame, path: Path) -> Path:
+    per_key_table(scores).to_csv(path, index=False, float_format="%.4f")
+    return path
+
+
+def grid_samples(split: Split, n: int = 8) -> list[int]:
+    """Indices of `n` test samples of keys spread evenly over the keyboard."""
+    keys = split.keys.cpu()
+    present = torch.unique(keys)
+    chosen = present[torch.linspace(0, len(present) - 1, min(n, len(present))).round().long()]
+    return [int((keys == k).nonzero()[0]) for k in chosen]
+
+
+def save_prediction_grid(
+    model, data: TrialData, config: TrialConfig, path: Path, n: int = 8
+) -> Path:
+    """Rows of keys across the keyboard: true image beside the predicted one."""
+    indices = grid_samples(data.test, n)
+    predicted = predict(model, data.test.features[indices], config).cpu()
+    figure, axes = plt.subplots(len(indices), 2, figsize=(6.4, 1.9 * len(indices)))
+    axes = axes.reshape(len(indices), 2)
+    for row, (index, image) in enumerate(zip(indices, predicted, strict=True)):
+        key = int(data.test.keys[index])
+        for column, (title, picture) in enumerate(
+            (("true", data.targets[key, 0].cpu()), ("predicted", image[0]))
+        ):
+            axis = axes[row, column]
+            axis.imshow(picture.numpy(), cmap="gray", vmin=0, vmax=1)
+            axis.set_title(f"{note_name(key + LOWEST_MIDI)} {title}", fontsize=9)
+            axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def save_loss_curves(history: pd.DataFrame, path: Path) -> Path:
+    """Train and test loss per epoch, with test PSNR against the mean-image baseline."""
+    figure, (loss_axis, psnr_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss_axis.plot(history["epoch"], history["train_loss"], marker="o", label="train")
+    loss_axis.plot(history["epoch"], history["test_loss"], marker="o", label="test")
+    loss_axis.set(xlabel="epoch", ylabel="loss", title="Loss", yscale="log")
+    loss_axis.legend()
+    psnr_axis.plot(history["epoch"], history["test_psnr"], marker="o", label="test PSNR")
+    psnr_axis.axhline(
+        history["baseline_psnr"].iloc[-1], color="gray", linestyle="--", label="mean-image baseline"
+    )
+    psnr_axis.set(xlabel="epoch", ylabel="PSNR (dB)", title="Test PSNR")
+    psnr_axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def save_weights(model, path: Path) -> Path:
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, path)
+    return path
+
+
+def load_weights(model, path: Path) -> None:
+    """Weights only: a checkpoint never runs code on load."""
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def write_trial_artifacts(
+    out: Path,
+    config: TrialConfig,
+    history: pd.DataFrame,
+    scores: pd.DataFrame,
+    model,
+    data: TrialData,
+) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    history.to_csv(out / HISTORY, index=False, float_format="%.6g")
+    return [
+        out / CONFIG,
+        out / HISTORY,
+        write_per_key_psnr(scores, out / PER_KEY_PSNR),
+        save_prediction_grid(model, data, config, out / PREDICTIONS),
+        save_loss_curves(history, out / LOSS_CURVES),
+        save_weights(model, out / WEIGHTS),
+    ]

@@ -1,0 +1,289 @@
+"""Build a dataset folder: rendered wavs, 88 engraved targets, annotations.csv, a manifest.
+
+    <root>/audio/<instrument>/<note>_v<velocity>.wav
+    <root>/targets/<note>.png
+    <root>/annotations.csv
+    <root>/dataset.json      what was built from what, and the dataset hash
+
+The same inputs give the same bytes and hash; building again with the same inputs is a
+no-op, and building with other inputs into a folder that holds a dataset is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile
+from tqdm import tqdm
+
+from trainables.annotations import (
+    COLUMNS,
+    check_annotations,
+    instrument_split,
+    load_annotations,
+    stratified_split,
+)
+from trainables.audio import SILENCE_PEAK, read_wav
+from trainables.engraving import engrave_targets
+from trainables.errors import DatasetError, SoundFontError
+from trainables.keys import KEYS, note_name, register_of
+from trainables.soundfonts import (
+    DEFAULT_SOUNDFONT,
+    PIANO_PRESETS,
+    Instrument,
+    NoteTiming,
+    preset_names,
+    render_notes,
+)
+
+log = logging.getLogger(__name__)
+MANIFEST = "dataset.json"
+#: A note this far below its instrument's median peak is dropped as (nearly) silent.
+RELATIVE_SILENCE_DB = -40.0
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything a rendered dataset is built from."""
+
+    soundfonts: tuple[Path, ...] = (DEFAULT_SOUNDFONT,)
+    presets: tuple[int, ...] = PIANO_PRESETS
+    velocities: tuple[int, ...] = (40, 80, 120)
+    timing: NoteTiming = field(default_factory=NoteTiming)
+    test_fraction: float = 0.2
+    held_out_instruments: tuple[str, ...] = ()
+    seed: int = 0
+
+    def instruments(self) -> list[Instrument]:
+        return [Instrument(sf, preset) for sf in self.soundfonts for preset in self.presets]
+
+    def describe(self) -> dict:
+        """JSON form for the manifest: SoundFonts by name and content hash, not by path."""
+        described = asdict(self)
+        described["soundfonts"] = {sf.name: _file_sha256(sf) for sf in self.soundfonts}
+        described["presets"] = list(self.presets)
+        described["velocities"] = list(self.velocities)
+        described["held_out_instruments"] = list(self.held_out_instruments)
+        return described
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    root: Path
+    dataset_hash: str
+    n_samples: int
+    duration_s: float
+    built: bool  # False when the folder was already up to date
+    dropped: tuple[str, ...] = ()
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dataset_hash(root: Path) -> str:
+    """sha256 over annotations.csv, every wav it names and the 88 targets."""
+    digest = hashlib.sha256()
+    annotations = root / "annotations.csv"
+    digest.update(annotations.read_bytes())
+    for relative in pd.read_csv(annotations, usecols=["audio_path"])["audio_path"]:
+        digest.update(relative.encode())
+        digest.update((root / relative).read_bytes())
+    for key in KEYS:
+        digest.update((root / "targets" / f"{key.name}.png").read_bytes())
+    return digest.hexdigest()
+
+
+def read_manifest(root: Path) -> dict:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise DatasetError(
+            f"{root} holds no dataset ({MANIFEST} missing): run `sheetsweep-dataset build "
+            f"--root {root}` or `sheetsweep-dataset import`"
+        )
+    return json.loads(path.read_text())
+
+
+def _check_soundfonts(spec: DatasetSpec) -> None:
+    """Fail on a missing SoundFont or preset before rendering anything."""
+    for soundfont in spec.soundfonts:
+        available = preset_names(soundfont)
+        missing = [p for p in spec.presets if p not in available]
+        if missing:
+            raise SoundFontError(
+                f"{soundfont} has no bank-0 preset(s) {missing} "
+                f"(it defines {sorted(available)[:16]}...)"
+            )
+    names = [i.name for i in spec.instruments()]
+    if len(set(names)) != len(names):
+        raise SoundFontError(f"two SoundFonts share a file name: {sorted(names)}")
+
+
+def _prepare_root(root: Path, description: dict, overwrite: bool) -> DatasetInfo | None:
+    """The existing dataset if it was built from the same inputs, else clear the way."""
+    manifest_path = root / MANIFEST
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("spec") == description:
+            return DatasetInfo(
+                root,
+                manifest["dataset_hash"],
+                manifest["n_samples"],
+                manifest["duration_s"],
+                built=False,
+                dropped=tuple(manifest.get("dropped", ())),
+            )
+        if not overwrite:
+            changed = sorted(
+                k for k in description if manifest.get("spec", {}).get(k) != description[k]
+            )
+            raise DatasetError(
+                f"{root} already holds a dataset built from other inputs (differs in "
+                f"{changed}); choose another --root or pass --overwrite"
+            )
+    for sub in ("audio", "targets", "cache"):
+        shutil.rmtree(root / sub, ignore_errors=True)
+    manifest_path.unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+
+
+def build_dataset(root: Path, spec: DatasetSpec, overwrite: bool = False) -> DatasetInfo:
+    """Render every (instrument, key, velocity), engrave the targets, split, hash."""
+    _check_soundfonts(spec)
+    description = spec.describe()
+    existing = _prepare_root(root, description, overwrite)
+    if existing is not None:
+        return existing
+    timing = spec.timing
+    rows, dropped, clipped = [], [], 0
+    total = len(spec.instruments()) * len(KEYS) * len(spec.velocities)
+    with tqdm(total=total, desc="rendering notes", unit="note") as progress:
+        for instrument in spec.instruments():
+            notes = list(render_notes(instrument, spec.velocities, timing))
+            peaks = np.array([np.abs(audio).max() for _, _, audio in notes])
+            floor = max(np.median(peaks) * 10 ** (RELATIVE_SILENCE_DB / 20), SILENCE_PEAK)
+            for (key, velocity, audio), peak in zip(notes, peaks, strict=True):
+                progress.update()
+                sample = f"{instrument.name} {key.name} velocity {velocity}"
+                if peak < floor:
+                    dropped.append(f"{sample} (peak {peak:.2g})")
+                    continue
+                clipped += int(peak > 1.0)
+                relative = f"audio/{instrument.name}/{key.name}_v{velocity}.wav"
+                _write_wav(root / relative, audio, timing.sample_rate)
+                rows.append(
+                    (relative, key.midi, key.name, key.register.value, instrument.name, velocity)
+                )
+    if dropped:
+        log.warning("dropped %d nearly silent note(s): %s", len(dropped), "; ".join(dropped))
+    if clipped:
+        log.warning("%d note(s) clipped at full scale; lower NoteTiming.gain_db", clipped)
+    engrave_targets(root / "targets")
+    frame = pd.DataFrame(rows, columns=list(COLUMNS[:-1]))
+    if spec.held_out_instruments:
+        frame["split"] = instrument_split(frame, list(spec.held_out_instruments))
+    else:
+        frame["split"] = stratified_split(frame, spec.test_fraction, spec.seed)
+    return _finish(root, frame, timing.hold_s + timing.release_s, description, dropped)
+
+
+def _finish(
+    root: Path, frame: pd.DataFrame, duration_s: float, description: dict, dropped: list[str]
+) -> DatasetInfo:
+    frame.to_csv(root / "annotations.csv", index=False, lineterminator="\n")
+    digest = dataset_hash(root)
+    manifest = {
+        "spec": description,
+        "dataset_hash": digest,
+        "n_samples": len(frame),
+        "duration_s": duration_s,
+        "dropped": dropped,
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return DatasetInfo(root, digest, len(frame), duration_s, built=True, dropped=tuple(dropped))
+
+
+def import_recordings(
+    source: Path,
+    annotations: Path,
+    root: Path,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> DatasetInfo:
+    """Turn a folder of real recordings and its annotations into a dataset folder.
+
+    The annotations need `audio_path` (relative to `source`), `midi` and `instrument`;
+    `note`, `register` and `velocity` (0 = unknown) are filled in when absent, `split`
+    is made stratified by key when absent. Every file must decode, not be silent, and
+    last as long as the others.
+    """
+    if not annotations.is_file():
+        raise DatasetError(f"annotations file {annotations} does not exist")
+    frame = pd.read_csv(annotations, dtype=str, keep_default_na=False, na_values=[""])
+    for column in ("audio_path", "midi", "instrument"):
+        if column not in frame.columns:
+            raise DatasetError(f"{annotations}: missing column {column!r}")
+    midi = pd.to_numeric(frame["midi"], errors="coerce")
+    if "note" not in frame.columns:
+        frame["note"] = [note_name(int(m)) if _is_key(m) else "?" for m in midi]
+    if "register" not in frame.columns:
+        frame["register"] = [register_of(int(m)).value if _is_key(m) else "?" for m in midi]
+    if "velocity" not in frame.columns:
+        frame["velocity"] = "0"
+    generate_split = "split" not in frame.columns
+    if generate_split:
+        frame["split"] = "train"
+    frame = check_annotations(frame, source, annotations)
+    if generate_split:
+        frame["split"] = stratified_split(frame, test_fraction, seed)
+    duration_s = None
+    for relative in frame["audio_path"]:
+        audio, rate = read_wav(source / relative)
+        if float(np.abs(audio).max()) < SILENCE_PEAK:
+            raise DatasetError(f"{source / relative}: silent (peak below {SILENCE_PEAK})")
+        seconds = audio.shape[0] / rate
+        if duration_s is None:
+            duration_s = seconds
+        elif abs(seconds - duration_s) * rate > 1:
+            raise DatasetError(
+                f"{source / relative}: lasts {seconds:.4f} s, the first file "
+                f"{frame['audio_path'].iloc[0]} lasts {duration_s:.4f} s: all must be equal"
+            )
+    description = {
+        "recordings": _file_sha256(annotations),
+        "test_fraction": test_fraction,
+        "seed": seed,
+    }
+    existing = _prepare_root(root, description, overwrite)
+    if existing is not None:
+        return existing
+    for relative in frame["audio_path"]:
+        destination = root / "audio" / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, destination)
+    frame["audio_path"] = "audio/" + frame["audio_path"]
+    engrave_targets(root / "targets")
+    return _finish(root, frame, float(duration_s), description, [])
+
+
+def _is_key(midi: float) -> bool:
+    return not np.isnan(midi) and float(midi).is_integer() and 21 <= midi <= 108
+
+
+def open_dataset(root: Path) -> tuple[dict, pd.DataFrame]:
+    """The manifest and the validated annotations of a built dataset."""
+    return read_manifest(root), load_annotations(root)

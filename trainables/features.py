@@ -1,0 +1,147 @@
+"""Mel spectrograms in dB, computed once per dataset and settings and cached on disk.
+
+Noisy copies (white noise at each register's SNR, torchaudio's `add_noise`) are cached
+per (SNRs, seed) too, so a trial never decodes audio inside its training loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torchaudio.functional as AF
+import torchaudio.transforms as T
+
+from trainables.audio import load_waveforms
+from trainables.keys import Register, register_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    sample_rate: int = 16000
+    n_fft: int = 2048  # 7.8 Hz bins: the low register's fundamentals are 27.5-65 Hz apart
+    hop_length: int = 256
+    n_mels: int = 128
+    f_min: float = 20.0
+    f_max: float = 8000.0
+    top_db: float = 80.0
+
+    def frames(self, duration_s: float) -> int:
+        return round(duration_s * self.sample_rate) // self.hop_length + 1
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """SNR in dB per register; None leaves that register's samples without a noisy copy."""
+
+    snr_low_db: float | None = None
+    snr_mid_db: float | None = None
+    snr_high_db: float | None = None
+    seed: int = 0
+
+    @property
+    def any(self) -> bool:
+        return any(s is not None for s in (self.snr_low_db, self.snr_mid_db, self.snr_high_db))
+
+    def snr_db(self, register: Register) -> float | None:
+        return getattr(self, f"snr_{register.value}_db")
+
+
+def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256) -> torch.Tensor:
+    """(N, L) waveforms -> (N, 1, n_mels, frames) float32 in dB (each clipped at top_db)."""
+    transform = T.MelSpectrogram(
+        sample_rate=settings.sample_rate,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        n_mels=settings.n_mels,
+        f_min=settings.f_min,
+        f_max=settings.f_max,
+        power=2.0,
+    )
+    to_db = T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, waveforms.shape[0], batch):
+            mel = transform(waveforms[start : start + batch])
+            chunks.append(torch.stack([to_db(m) for m in mel]))  # top_db per sample
+    return torch.cat(chunks).unsqueeze(1)
+
+
+def add_register_noise(
+    waveforms: torch.Tensor, midi: list[int], noise: NoiseSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """White noise at each sample's register SNR; returns (noisy, mask of samples noised)."""
+    snr = torch.tensor([noise.snr_db(register_of(m)) or 0.0 for m in midi])
+    mask = torch.tensor([noise.snr_db(register_of(m)) is not None for m in midi])
+    generator = torch.Generator().manual_seed(noise.seed)
+    white = torch.randn(waveforms.shape, generator=generator)
+    noisy = AF.add_noise(waveforms, white, snr)
+    return noisy, mask
+
+
+class FeatureCache:
+    """`<root>/cache/features/<digest>.pt`, keyed by dataset hash and every setting."""
+
+    def __init__(self, root: Path, dataset_hash: str, duration_s: float):
+        self.root = root
+        self.dataset_hash = dataset_hash
+        self.duration_s = duration_s
+        self.folder = root / "cache" / "features"
+        self._waveforms: dict[tuple, torch.Tensor] = {}
+
+    def _path(self, **key: object) -> Path:
+        text = json.dumps({"dataset": self.dataset_hash, **key}, sort_keys=True, default=str)
+        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.pt"
+
+    def _cached(self, path: Path, compute) -> torch.Tensor:
+        if path.is_file():
+            return torch.load(path, weights_only=True)
+        value = compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(value, partial)
+        partial.replace(path)  # atomic: concurrent trials never read half a file
+        return value
+
+    def waveforms(self, audio_paths: list[str], sample_rate: int) -> torch.Tensor:
+        """Decoded once per cache object, for the clean and the noisy features alike."""
+        key = (tuple(audio_paths), sample_rate)
+        if key not in self._waveforms:
+            self._waveforms[key] = load_waveforms(
+                self.root, audio_paths, self.duration_s, sample_rate
+            )
+        return self._waveforms[key]
+
+    def clean(self, audio_paths: list[str], settings: FeatureSettings) -> torch.Tensor:
+        path = self._path(kind="clean", settings=asdict(settings), paths=audio_paths)
+        return self._cached(
+            path,
+            lambda: mel_db(self.waveforms(audio_paths, settings.sample_rate), settings),
+        )
+
+    def noisy(
+        self,
+        audio_paths: list[str],
+        midi: list[int],
+        settings: FeatureSettings,
+        noise: NoiseSettings,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features of the noisy copies, mask of which samples have one)."""
+        path = self._path(
+            kind="noisy", settings=asdict(settings), noise=asdict(noise), paths=audio_paths
+        )
+
+        def compute() -> dict[str, torch.Tensor]:
+            waveforms = self.waveforms(audio_paths, settings.sample_rate)
+            noisy, mask = add_register_noise(waveforms, midi, noise)
+            return {"features": mel_db(noisy[mask], settings), "mask": mask}
+
+        cached = self._cached(path, compute)
+        return cached["features"], cached["mask"]

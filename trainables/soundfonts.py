@@ -1,0 +1,110 @@
+"""Render piano notes from SoundFonts with tinysoundfont (a real SoundFont synthesizer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import tinysoundfont
+
+from trainables.errors import SoundFontError
+from trainables.keys import KEYS, Key
+
+#: General MIDI's small SoundFont inside `pretty_midi`: the default dataset needs no download.
+DEFAULT_SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+#: General MIDI presets 0-7 are the piano family.
+PIANO_PRESETS = tuple(range(8))
+
+
+@dataclass(frozen=True)
+class NoteTiming:
+    """Every note is held, then released, and recorded for the same total length."""
+
+    sample_rate: int = 22050
+    hold_s: float = 1.0
+    release_s: float = 0.5
+    gain_db: float = 12.0  # tinysoundfont renders quietly; this keeps PCM16 resolution
+
+    @property
+    def hold_frames(self) -> int:
+        return round(self.hold_s * self.sample_rate)
+
+    @property
+    def total_frames(self) -> int:
+        return self.hold_frames + round(self.release_s * self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A (SoundFont, preset) pair; its name is what annotations.csv records."""
+
+    soundfont: Path
+    preset: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.soundfont.stem}-p{self.preset}"
+
+
+def open_soundfont(path: Path, timing: NoteTiming) -> tuple[tinysoundfont.Synth, int]:
+    if not path.is_file():
+        raise SoundFontError(f"SoundFont {path} does not exist (expected an .sf2 or .sf3 file)")
+    synth = tinysoundfont.Synth(gain=timing.gain_db, samplerate=timing.sample_rate)
+    try:
+        sfid = synth.sfload(str(path))
+    except (RuntimeError, tinysoundfont.SoundFontException) as error:
+        raise SoundFontError(
+            f"{path} is not a readable SoundFont (expected .sf2/.sf3 data): {error}"
+        ) from error
+    return synth, sfid
+
+
+def preset_names(path: Path) -> dict[int, str]:
+    """Bank-0 preset number -> name, for the presets this SoundFont defines."""
+    synth, sfid = open_soundfont(path, NoteTiming())
+    soundfont = synth.soundfonts[sfid]
+    names = {}
+    for preset in range(128):
+        index = soundfont.get_preset_index(0, preset)
+        if index >= 0:
+            names[preset] = soundfont.get_preset_name(index)
+    return names
+
+
+def render_notes(
+    instrument: Instrument,
+    velocities: tuple[int, ...],
+    timing: NoteTiming,
+    keys: tuple[Key, ...] = KEYS,
+) -> Iterator[tuple[Key, int, np.ndarray]]:
+    """Yield (key, velocity, mono float32 audio of `timing.total_frames`) for each note.
+
+    Each note starts from silence (all sounds cut before it), so a render depends only
+    on its own (instrument, key, velocity) and the bytes are the same every time.
+    """
+    synth, sfid = open_soundfont(instrument.soundfont, timing)
+    try:
+        synth.program_select(0, sfid, 0, instrument.preset)
+    except RuntimeError as error:
+        available = sorted(preset_names(instrument.soundfont))
+        raise SoundFontError(
+            f"{instrument.soundfont} has no bank-0 preset {instrument.preset} "
+            f"(it defines {available[:16]}{'...' if len(available) > 16 else ''})"
+        ) from error
+    for velocity in velocities:
+        if not 1 <= velocity <= 127:
+            raise SoundFontError(f"velocity {velocity} is outside MIDI's 1-127")
+    release_frames = timing.total_frames - timing.hold_frames
+    for key in keys:
+        for velocity in velocities:
+            synth.sounds_off(0)
+            synth.generate(1)  # let the cut take effect before the next note
+            synth.noteon(0, key.midi, velocity)
+            held = np.frombuffer(synth.generate(timing.hold_frames), dtype=np.float32)
+            synth.noteoff(0, key.midi)
+            released = np.frombuffer(synth.generate(release_frames), dtype=np.float32)
+            stereo = np.concatenate([held, released]).reshape(-1, 2)
+            yield key, velocity, stereo.mean(axis=1)

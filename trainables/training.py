@@ -1,0 +1,219 @@
+"""Train one config: the whole dataset as tensors on the device, metrics every epoch."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from trainables.config import TrialConfig
+from trainables.dataset import open_dataset
+from trainables.engraving import load_targets
+from trainables.errors import DatasetError
+from trainables.features import FeatureCache
+from trainables.keys import LOWEST_MIDI, register_of
+from trainables.losses import loss_fn
+from trainables.metrics import (
+    mean_image_psnr,
+    nearest_target,
+    psnr_per_sample,
+    ssim_per_sample,
+    summarize,
+)
+from trainables.model import SheetMusicNet
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the trial cannot go on."""
+
+
+@dataclass
+class Split:
+    features: torch.Tensor  # (N, 1, n_mels, frames), standardised
+    keys: torch.Tensor  # (N,) key index 0-87: selects the target image, never a model input
+
+    def __len__(self) -> int:
+        return self.keys.shape[0]
+
+
+@dataclass
+class TrialData:
+    train: Split  # clean training samples, then their noisy copies
+    test: Split  # clean test audio
+    noisy_test: Split | None  # the test audio with the same register noise, if any
+    targets: torch.Tensor  # (88, 1, 162, 300) in [0, 1]
+    dataset_hash: str
+    baseline_psnr: float  # the mean training image predicted for every test sample
+
+    @property
+    def n_frames(self) -> int:
+        return self.train.features.shape[-1]
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> TrialData:
+    """Cached features (computed on first use) and targets, standardised, on `device`."""
+    manifest, frame = open_dataset(root)
+    cache = FeatureCache(root, manifest["dataset_hash"], manifest["duration_s"])
+    paths = frame["audio_path"].tolist()
+    clean = cache.clean(paths, config.features)
+    keys = torch.tensor(frame["midi"].to_numpy() - LOWEST_MIDI)
+    is_train = torch.tensor((frame["split"] == "train").to_numpy())
+    if not is_train.any() or is_train.all():
+        raise DatasetError(f"{root}: the split needs both train and test samples")
+    train_x, train_k = [clean[is_train]], [keys[is_train]]
+    noisy_test = None
+    if config.noise.any:
+        noisy, has_copy = cache.noisy(paths, frame["midi"].tolist(), config.features, config.noise)
+        copy_is_train = is_train[has_copy]
+        train_x.append(noisy[copy_is_train])
+        train_k.append(keys[has_copy][copy_is_train])
+        noisy_test = Split(noisy[~copy_is_train], keys[has_copy][~copy_is_train])
+    train = Split(torch.cat(train_x), torch.cat(train_k))
+    mean, std = train.features.mean(), train.features.std()
+
+    def place(split: Split) -> Split:
+        features = ((split.features - mean) / std).to(device)
+        return Split(features, split.keys.to(device))
+
+    targets = torch.from_numpy(load_targets(root / "targets")).to(device)
+    test = Split(clean[~is_train], keys[~is_train])
+    return TrialData(
+        train=place(train),
+        test=place(test),
+        noisy_test=place(noisy_test) if noisy_test is not None and len(noisy_test) else None,
+        targets=targets,
+        dataset_hash=manifest["dataset_hash"],
+        baseline_psnr=mean_image_psnr(targets, train.keys.to(device), test.keys.to(device)),
+    )
+
+
+def _autocast(config: TrialConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    if config.precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def build_model(config: TrialConfig, n_frames: int, device: torch.device) -> SheetMusicNet:
+    torch.manual_seed(config.seed)
+    model = SheetMusicNet(config.model(n_frames)).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@torch.no_grad()
+def predict(
+    model: SheetMusicNet, features: torch.Tensor, config: TrialConfig, batch_size: int = 64
+) -> torch.Tensor:
+    """Predicted images (N, 1, 162, 300) float32 for standardised features."""
+    model.eval()
+    device = features.device
+    outputs = []
+    for start in range(0, features.shape[0], batch_size):
+        batch = features[start : start + batch_size]
+        if config.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with _autocast(config, device):
+            outputs.append(model(batch).float())
+    return torch.cat(outputs)
+
+
+@torch.no_grad()
+def evaluate(
+    model: SheetMusicNet, split: Split, targets: torch.Tensor, config: TrialConfig
+) -> tuple[float, pd.DataFrame]:
+    """(mean loss, per-sample frame: midi, register, predicted_midi, correct, psnr, ssim)."""
+    criterion = loss_fn(config.loss)
+    losses, psnr, ssim, nearest = [], [], [], []
+    for start in range(0, len(split), 64):
+        features = split.features[start : start + 64]
+        truth = targets[split.keys[start : start + 64]]
+        prediction = predict(model, features, config)
+        losses.append(float(criterion(prediction, truth)) * features.shape[0])
+        psnr.append(psnr_per_sample(prediction, truth).cpu())
+        ssim.append(ssim_per_sample(prediction, truth).cpu())
+        nearest.append(nearest_target(prediction, targets).cpu())
+    midi = split.keys.cpu().numpy() + LOWEST_MIDI
+    predicted = torch.cat(nearest).numpy() + LOWEST_MIDI
+    scores = pd.DataFrame(
+        {
+            "midi": midi,
+            "register": [register_of(int(m)).value for m in midi],
+            "predicted_midi": predicted,
+            "correct": midi == predicted,
+            "psnr": torch.cat(psnr).numpy(),
+            "ssim": torch.cat(ssim).numpy(),
+        }
+    )
+    return sum(losses) / len(split), scores
+
+
+@dataclass
+class EpochResult:
+    epoch: int  # 1-based
+    metrics: dict[str, float]
+    scores: pd.DataFrame  # per clean test sample
+    model: SheetMusicNet
+
+
+def train_trial(config: TrialConfig, data: TrialData) -> Iterator[EpochResult]:
+    """Train `config.epochs` epochs of Adam, yielding test metrics after each.
+
+    Seeded: the same config and data give the same numbers on the same device.
+    """
+    device = data.train.features.device
+    model = build_model(config, data.n_frames, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    criterion = loss_fn(config.loss)
+    generator = torch.Generator().manual_seed(config.seed)
+    n = len(data.train)
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        total, seen = torch.zeros((), device=device), 0
+        for batch in torch.randperm(n, generator=generator).split(config.batch_size):
+            batch = batch.to(device)
+            features = data.train.features[batch]
+            if config.channels_last:
+                features = features.contiguous(memory_format=torch.channels_last)
+            truth = data.targets[data.train.keys[batch]]
+            with _autocast(config, device):
+                prediction = model(features)
+            loss = criterion(prediction, truth)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * batch.shape[0]  # no host sync per step
+            seen += batch.shape[0]
+        train_loss = float(total) / seen
+        if not np.isfinite(train_loss):
+            raise TrainingDiverged(
+                f"training loss became {train_loss} in epoch {epoch} "
+                f"(loss={config.loss}, lr={config.lr}, batch_size={config.batch_size})"
+            )
+        train_seconds = time.perf_counter() - started
+        test_loss, scores = evaluate(model, data.test, data.targets, config)
+        metrics = {
+            "train_loss": train_loss,
+            "test_loss": test_loss,
+            **summarize(scores, "test"),
+            "baseline_psnr": data.baseline_psnr,
+            "train_samples_per_s": seen / train_seconds,
+        }
+        if data.noisy_test is not None:
+            _, noisy_scores = evaluate(model, data.noisy_test, data.targets, config)
+            noisy = summarize(noisy_scores, "noisy_test")
+            metrics.update({k: noisy[k] for k in ("noisy_test_psnr", "noisy_test_note_acc")})
+        metrics["epoch_time_s"] = time.perf_counter() - started
+        metrics = {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
+        yield EpochResult(epoch, metrics, scores, model)
