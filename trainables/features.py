@@ -66,7 +66,8 @@ def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256)
         power=2.0,
     )
     to_db = T.AmplitudeToDB(stype="power", top_db=settings.top_db)
-    chunks = []
+    frames = waveforms.shape[-1] // settings.hop_length + 1
+    chunks = [torch.zeros(0, settings.n_mels, frames)]
     with torch.no_grad():
         for start in range(0, waveforms.shape[0], batch):
             mel = transform(waveforms[start : start + batch])

@@ -164,20 +164,39 @@ class EpochResult:
     metrics: dict[str, float]
     scores: pd.DataFrame  # per clean test sample
     model: SheetMusicNet
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator  # the batch order's state, for an exact resume
+
+    def state(self) -> dict:
+        """What `train_trial(resume=...)` needs to go on after this epoch."""
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
 
 
-def train_trial(config: TrialConfig, data: TrialData) -> Iterator[EpochResult]:
+def train_trial(config: TrialConfig, data: TrialData, resume: dict | None = None
+                ) -> Iterator[EpochResult]:
     """Train `config.epochs` epochs of Adam, yielding test metrics after each.
 
     Seeded: the same config and data give the same numbers on the same device.
+    `resume` is an `EpochResult.state()`: training goes on after that epoch.
     """
     device = data.train.features.device
     model = build_model(config, data.n_frames, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = loss_fn(config.loss)
     generator = torch.Generator().manual_seed(config.seed)
+    first_epoch = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        generator.set_state(resume["generator"])
+        first_epoch = resume["epoch"] + 1
     n = len(data.train)
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         model.train()
         total, seen = torch.zeros((), device=device), 0
@@ -216,4 +235,4 @@ def train_trial(config: TrialConfig, data: TrialData) -> Iterator[EpochResult]:
             metrics.update({k: noisy[k] for k in ("noisy_test_psnr", "noisy_test_note_acc")})
         metrics["epoch_time_s"] = time.perf_counter() - started
         metrics = {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
-        yield EpochResult(epoch, metrics, scores, model)
+        yield EpochResult(epoch, metrics, scores, model, optimizer, generator)

@@ -1,0 +1,124 @@
+"""Run a study: locally (Ray started in this process) or on a Ray cluster.
+
+    python platform/sweep.py --study smoke
+    python platform/sweep.py --study loss --set epochs=3 --seeds 0     # a quick look
+    python platform/sweep.py --study full --dry-run                    # the plan, no training
+    ray submit platform/cluster-gpu.yaml platform/sweep.py -- --study full --address auto
+
+Launching the same command again resumes: finished trials are read back from MLflow,
+not trained again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from search_spaces.study import Study, StudyError, load_study
+from search_spaces.sweep import SweepOptions, SweepSummary, describe_plan, run_sweep
+from search_spaces.tracking import default_tracking_uri
+from trainables.config import TrialConfig
+from trainables.errors import SheetsweepError
+
+SHOWN = ("test_psnr", "test_note_acc", "test_psnr_low", "test_psnr_mid", "test_psnr_high",
+         "baseline_psnr")
+
+
+def parse_pairs(text: str, what: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{what} {text!r}: expected NAME=VALUE[,NAME=VALUE]")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def apply_overrides(study: Study, args: argparse.Namespace) -> Study:
+    changes: dict = {}
+    if args.set:
+        overrides = {}
+        for item in args.set:
+            overrides.update(parse_pairs(item, "--set"))
+        fixed = TrialConfig.from_dict({**study.fixed, **overrides}, source="--set").to_dict()
+        changes["fixed"] = {k: fixed[k] for k in {*study.fixed, *overrides}}
+        searched = set(study.searched_fields) & set(overrides)
+        if searched:
+            raise StudyError(f"--set {sorted(searched)}: searched by the study, not fixed")
+    if args.seeds:
+        changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+    if args.num_trials:
+        changes["num_trials"] = args.num_trials
+    if args.max_concurrent is not None:
+        changes["max_concurrent"] = args.max_concurrent
+    if args.resources:
+        resources = parse_pairs(args.resources, "--resources")
+        unknown = set(resources) - {"cpu", "gpu"}
+        if unknown:
+            raise StudyError(f"--resources: unknown {sorted(unknown)}; expected cpu, gpu")
+        changes["cpu"] = float(resources.get("cpu", study.cpu))
+        changes["gpu"] = float(resources.get("gpu", study.gpu))
+        if changes["cpu"] <= 0 or changes["gpu"] < 0:
+            raise StudyError(f"--resources {args.resources}: expected cpu > 0 and gpu >= 0")
+    return study.with_overrides(**changes) if changes else study
+
+
+def print_summary(summary: SweepSummary) -> None:
+    study, runs = summary.study, summary.runs
+    print(f"\n== study {study.name}: {study.question}")
+    print("trials: " + ", ".join(f"{n} {state}" for state, n in sorted(summary.counts.items())))
+    if summary.best:
+        searched = study.searched_fields
+        config = ", ".join(f"{k}={summary.best[k]}" for k in searched)
+        metrics = ", ".join(f"{k}={summary.best[k]:.4g}" for k in SHOWN if k in summary.best)
+        print(f"best ({study.metric}, mean over {int(summary.best['n_seeds'])} seed(s)): "
+              f"{config}\n  {metrics}")
+    for note in summary.unlogged:
+        print(f"not in MLflow (kept in Tune's results): {note}")
+    if summary.lost:
+        print(f"marked KILLED (lost by an interrupted launch): {summary.lost}")
+    print(f"MLflow: {runs.tracking_uri}, experiment {study.name!r} (id {runs.experiment_id}), "
+          f"parent run {runs.parent_run_id}")
+    print(f"  see it: mlflow ui --backend-store-uri {runs.tracking_uri}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--study", required=True, help="a shipped study name or a YAML path")
+    parser.add_argument("--dry-run", action="store_true", help="print the trial plan and stop")
+    parser.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                        help="override a fixed trial field, e.g. epochs=3; repeatable")
+    parser.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
+    parser.add_argument("--num-trials", type=int, help="configs an optuna study samples")
+    parser.add_argument("--max-concurrent", type=int, help="trials at once (0: no limit)")
+    parser.add_argument("--resources", help="per trial, e.g. cpu=2,gpu=0.25")
+    parser.add_argument("--tracking-uri", default=default_tracking_uri(),
+                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else "
+                             "sqlite:///./mlflow.db)")
+    parser.add_argument("--storage", type=Path, default=Path("runs/tune"),
+                        help="Tune's results and checkpoints (shared storage on a cluster)")
+    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
+                        help="Ray cluster to join ('auto' on a cluster's head node); "
+                             "default: start Ray in this process")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        study = apply_overrides(load_study(args.study), args)
+        print(describe_plan(study))
+        if args.dry_run:
+            return 0
+        options = SweepOptions(args.tracking_uri, args.storage, args.address)
+        summary = run_sweep(study, options)
+    except SheetsweepError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0 if summary.best else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

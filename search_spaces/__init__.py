@@ -1,0 +1,1 @@
+"""Studies (YAML) and what turns one into a Ray Tune run with MLflow tracking."""

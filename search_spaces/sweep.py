@@ -1,0 +1,307 @@
+"""A study becomes a Ray Tune run: searcher, scheduler, resources, MLflow, resume.
+
+Resuming does not rely on Tune alone (a killed driver can lose the trials started after
+Tune's last snapshot): every planned trial has a deterministic key, finished keys are
+read back from MLflow and reported instead of retrained, and a grid's lost trials are
+run again at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+import ray
+import torch
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import ConcurrencyLimiter, Repeater
+from ray.tune.search.optuna import OptunaSearch
+
+from search_spaces.study import Dimension, Study, StudyError
+from search_spaces.tracking import (
+    STATUS,
+    MlflowTrialLogger,
+    SweepRuns,
+    child_runs,
+    close_orphans,
+    default_tracking_uri,
+    finished_trials,
+    open_sweep,
+    run_name,
+)
+from trainables.config import TrialConfig
+from trainables.dataset import DatasetSpec, build_dataset
+from trainables.tune_trainable import train_in_tune, trial_config, trial_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepOptions:
+    tracking_uri: str = field(default_factory=default_tracking_uri)
+    storage: Path = Path("runs/tune")  # Tune's results; shared storage on a multi-node cluster
+    address: str | None = None  # a Ray cluster to join; None starts Ray in this process
+
+
+@dataclass
+class SweepSummary:
+    study: Study
+    runs: SweepRuns
+    results: pd.DataFrame  # one row per trial of this launch, from Tune
+    best: dict[str, Any] | None  # the best config's mean metrics over seeds
+    counts: dict[str, int]
+    unlogged: list[str]
+    lost: list[str]
+
+
+def grid_configs(study: Study) -> list[TrialConfig]:
+    """Every planned trial of a grid study: the product of the choices, times the seeds."""
+    configs = []
+    for values in itertools.product(*(d.values for d in study.space)):
+        chosen = {}
+        for dimension, value in zip(study.space, values, strict=True):
+            chosen.update(value if isinstance(value, dict) else {dimension.name: value})
+        for seed in study.seeds:
+            configs.append(TrialConfig.from_dict(
+                {**study.fixed, **chosen, "seed": seed}, source=str(study.source)
+            ))
+    return configs
+
+
+def _tune_dimension(dimension: Dimension):
+    low_high = dimension.values
+    return {
+        "choice": lambda: tune.choice(list(dimension.values)),
+        "uniform": lambda: tune.uniform(*low_high),
+        "loguniform": lambda: tune.loguniform(*low_high),
+        "int": lambda: tune.randint(int(low_high[0]), int(low_high[1]) + 1),
+    }[dimension.kind]()
+
+
+def describe_plan(study: Study) -> str:
+    """The trial plan, as `--dry-run` prints it."""
+    lines = [
+        f"study {study.name}: {study.question}",
+        f"optimises {study.metric} ({study.mode}); searcher {study.searcher}, "
+        f"scheduler {study.scheduler}; {study.planned_trials} trials "
+        f"({len(study.seeds)} seed(s) each); {study.cpu:g} CPU, {study.gpu:g} GPU per trial",
+        f"dataset {study.dataset.root}; fixed {study.fixed}",
+    ]
+    if study.searcher == "grid":
+        searched = study.searched_fields
+        for i, config in enumerate(grid_configs(study), 1):
+            lines.append(f"  {i:3d}. {run_name(config.to_dict(), searched)}")
+    else:
+        for d in study.space:
+            lines.append(f"  {d.name}: {d.kind} {list(d.values)}")
+        lines.append(f"  TPE seed {study.optuna_seed}, {study.optuna_startup_trials} random "
+                     f"start-up trials, {study.num_trials} configs x seeds {list(study.seeds)}")
+    return "\n".join(lines)
+
+
+def check_local_resources(study: Study) -> None:
+    """Before starting Ray here: can this machine run one trial at all?"""
+    cpus, gpus = os.cpu_count() or 1, torch.cuda.device_count()
+    if study.cpu > cpus or study.gpu > gpus:
+        raise StudyError(
+            f"{study.source}: each trial asks for {study.cpu:g} CPU and {study.gpu:g} GPU; "
+            f"this machine has {cpus} CPU and {gpus} GPU. Lower `resources` or pass "
+            f"--address of a cluster that has them"
+        )
+
+
+def check_cluster_resources(study: Study) -> None:
+    """After joining a cluster: some node must fit one trial."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if not any(n.get("CPU", 0) >= study.cpu and n.get("GPU", 0) >= study.gpu for n in nodes):
+        largest = [(n.get("CPU", 0), n.get("GPU", 0)) for n in nodes]
+        raise StudyError(
+            f"{study.source}: no node can run a trial of {study.cpu:g} CPU and "
+            f"{study.gpu:g} GPU; the nodes have (CPU, GPU) {largest}"
+        )
+
+
+def _searcher_and_space(study: Study, configs: list[TrialConfig] | None):
+    if study.searcher == "grid":
+        return None, {"trial": tune.grid_search([c.to_dict() for c in configs])}, 1
+    space = {d.name: _tune_dimension(d) for d in study.space}
+    searcher = OptunaSearch(
+        sampler=optuna.samplers.TPESampler(
+            seed=study.optuna_seed, n_startup_trials=study.optuna_startup_trials
+        ),
+    )
+    if len(study.seeds) > 1:  # each suggestion is trained once per seed; TPE sees the mean
+        searcher = Repeater(searcher, repeat=len(study.seeds), set_index=True)
+    if study.max_concurrent:
+        searcher = ConcurrencyLimiter(searcher, max_concurrent=study.max_concurrent)
+    return searcher, {**study.fixed, **space}, study.num_trials * len(study.seeds)
+
+
+def _scheduler(study: Study):
+    if study.scheduler != "asha":
+        return None
+    return ASHAScheduler(
+        time_attr="epoch",
+        max_t=study.epochs,
+        grace_period=study.asha_grace_period,
+        reduction_factor=study.asha_reduction_factor,
+    )
+
+
+def asha_rungs(study: Study) -> tuple[int, ...]:
+    """Epochs where ASHA may stop a trial: artifacts are written there too."""
+    if study.scheduler != "asha":
+        return ()
+    rungs, t = [], study.asha_grace_period
+    while t < study.epochs:
+        rungs.append(int(t))
+        t = t * study.asha_reduction_factor
+    return tuple(sorted(set(rungs)))
+
+
+def _tuner(study: Study, options: SweepOptions, runs: SweepRuns, dataset_hash: str,
+           data_root: Path, configs: list[TrialConfig] | None, name: str,
+           restore: bool) -> tune.Tuner:
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            train_in_tune,
+            study=study.name,
+            data_root=str(data_root.resolve()),
+            dataset_hash=dataset_hash,
+            seeds=study.seeds,
+            finished=runs.finished,
+            artifact_epochs=asha_rungs(study),
+            threads=max(1, int(study.cpu)),
+        ),
+        {"cpu": study.cpu, "gpu": study.gpu},
+    )
+    searcher, param_space, num_samples = _searcher_and_space(study, configs)
+    storage = str(options.storage.resolve())
+    path = f"{storage}/{name}"
+    if restore and tune.Tuner.can_restore(path):
+        log.info("resuming the Tune experiment at %s", path)
+        return tune.Tuner.restore(path, trainable, resume_unfinished=True,
+                                  resume_errored=False, param_space=param_space)
+    searched = study.searched_fields
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=study.metric,
+            mode=study.mode,
+            search_alg=searcher,
+            scheduler=_scheduler(study),
+            num_samples=num_samples,
+            max_concurrent_trials=study.max_concurrent or None,
+            trial_name_creator=lambda t: run_name(
+                trial_config(t.config, study.seeds).to_dict(), searched
+            ).replace(" ", ","),
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            failure_config=tune.FailureConfig(max_failures=study.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=[MlflowTrialLogger(runs, study.name, dataset_hash, study.seeds, searched)],
+            verbose=1,
+        ),
+    )
+
+
+def prepare_dataset(study: Study) -> str:
+    spec = DatasetSpec(
+        soundfonts=study.dataset.soundfonts,
+        presets=study.dataset.presets,
+        velocities=study.dataset.velocities,
+        test_fraction=study.dataset.test_fraction,
+        held_out_instruments=study.dataset.held_out_instruments,
+    )
+    return build_dataset(study.dataset.root, spec).dataset_hash
+
+
+def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
+    """Run (or resume) `study` to completion and return what it found."""
+    if options.address is None:
+        check_local_resources(study)
+    dataset_hash = prepare_dataset(study)
+    params = {"metric": study.metric, "mode": study.mode, "searcher": study.searcher,
+              "scheduler": study.scheduler, "seeds": list(study.seeds),
+              "planned_trials": study.planned_trials, "fixed": study.fixed,
+              "space": {d.name: [d.kind, list(d.values)] for d in study.space}}
+    runs = open_sweep(options.tracking_uri, study, dataset_hash, params)
+    if not ray.is_initialized():
+        if options.address:
+            ray.init(address=options.address, include_dashboard=False)
+        else:
+            ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(),
+                     include_dashboard=False)
+    check_cluster_resources(study)
+    configs = grid_configs(study) if study.searcher == "grid" else None
+    name = f"{study.name}-{study.digest()}"
+    tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, configs, name,
+                   restore=True)
+    grid = tuner.fit()
+    frames = [grid.get_dataframe()]
+    callbacks = _callbacks(tuner)
+    if configs is not None:  # trials Tune lost with a killed driver: run them now
+        runs.finished = finished_trials(runs.client, runs.experiment_id)
+        failed = {
+            trial_key(study.name, dataset_hash, trial_config(result.config, study.seeds))
+            for result in grid
+            if result.error is not None
+        }
+        missing = [c for c in configs
+                   if trial_key(study.name, dataset_hash, c) not in runs.finished.keys() | failed]
+        if missing:
+            log.warning("%d planned trial(s) missing after resume; running them", len(missing))
+            fill = _tuner(study, options, runs, dataset_hash, study.dataset.root, missing,
+                          f"{name}-fill", restore=False)
+            frames.append(fill.fit().get_dataframe())
+            callbacks += _callbacks(fill)
+    lost = close_orphans(runs)
+    return summarize(study, runs, pd.concat(frames, ignore_index=True), callbacks, lost)
+
+
+def _callbacks(tuner: tune.Tuner) -> list[MlflowTrialLogger]:
+    """The MLflow callback instances a tuner ran with (for their `unlogged` notes)."""
+    try:
+        callbacks = tuner._local_tuner.get_run_config().callbacks or []
+    except AttributeError:
+        return []
+    return [c for c in callbacks if isinstance(c, MlflowTrialLogger)]
+
+
+def summarize(study: Study, runs: SweepRuns, results: pd.DataFrame,
+              callbacks: list[MlflowTrialLogger], lost: list[str]) -> SweepSummary:
+    client = runs.client
+    children = child_runs(client, runs.experiment_id,
+                          f"tags.`mlflow.parentRunId` = '{runs.parent_run_id}'")
+    counts: dict[str, int] = {}
+    for run in children:
+        status = run.data.tags.get(STATUS, run.info.status.lower())
+        counts[status] = counts.get(status, 0) + 1
+    finished = [r for r in children if r.data.tags.get(STATUS) == "finished"]
+    best = None
+    if finished:
+        searched = study.searched_fields
+        frame = pd.DataFrame(
+            [{**{k: r.data.params.get(k) for k in searched}, **r.data.metrics} for r in finished]
+        )
+        means = frame.groupby(searched, dropna=False).mean(numeric_only=True).reset_index()
+        means["n_seeds"] = frame.groupby(searched, dropna=False).size().to_numpy()
+        ascending = study.mode == "min"
+        best = means.sort_values(study.metric, ascending=ascending).iloc[0].to_dict()
+        client.log_metrics(runs.parent_run_id, {
+            f"best_{k}": float(v) for k, v in best.items()
+            if k.startswith("test_") and isinstance(v, float)
+        })
+    client.set_terminated(runs.parent_run_id, status="FINISHED" if finished else "FAILED")
+    unlogged = [note for c in callbacks for note in c.unlogged]
+    return SweepSummary(study, runs, results, best, counts, unlogged, lost)

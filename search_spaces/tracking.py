@@ -1,0 +1,260 @@
+"""MLflow for a sweep: one experiment per study, the sweep a parent run, each trial a child.
+
+The driver is the only writer. It creates the store, the experiment and the parent run
+before any trial starts (several trial processes creating a SQLite store at once can
+fail), and a Tune callback turns what trials report into child runs. Runs are found again
+by their trial key, so a relaunched sweep reuses runs instead of making new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from ray.tune import Callback
+
+from trainables.tune_trainable import ARTIFACTS, trial_config, trial_key
+
+log = logging.getLogger(__name__)
+
+PARENT = "mlflow.parentRunId"
+STUDY = "sheetsweep.study"
+ROLE = "sheetsweep.role"  # sweep | trial
+KEY = "sheetsweep.trial_key"
+DIGEST = "sheetsweep.study_digest"
+STATUS = "sheetsweep.status"  # finished | pruned | failed | lost
+ERROR = "sheetsweep.error"
+DATASET = "dataset_hash"
+COMMIT = "git_commit"
+#: What Tune adds to a result that is bookkeeping, not a metric of the model.
+NOT_METRICS = {"epoch", "trial_key", "reused"}
+
+
+def default_tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, else a SQLite store in the working folder."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).parent, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def artifact_root(tracking_uri: str) -> str | None:
+    """Beside a SQLite file, its artifacts folder; a server decides for itself."""
+    if tracking_uri.startswith("sqlite:///"):
+        return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    return None
+
+
+@dataclass
+class SweepRuns:
+    """The experiment and parent run of one study, and the trials it has already finished."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    finished: dict[str, dict[str, float]]  # trial key -> final metrics
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.tracking_uri)
+
+
+def open_sweep(tracking_uri: str, study, dataset_hash: str, params: dict[str, Any]) -> SweepRuns:
+    """Create or reopen the study's experiment and parent run (same study digest)."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study.name)
+    if experiment is None:
+        location = artifact_root(tracking_uri)
+        experiment_id = client.create_experiment(
+            study.name,
+            artifact_location=f"{location}/{study.name}" if location else None,
+            tags={"question": study.question},
+        )
+    else:
+        experiment_id = experiment.experiment_id
+    digest = study.digest()
+    parents = client.search_runs(
+        [experiment_id], f"tags.`{ROLE}` = 'sweep' and tags.`{DIGEST}` = '{digest}'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )
+    if parents:
+        parent_id = parents[0].info.run_id
+        client.update_run(parent_id, status="RUNNING")
+    else:
+        parent = client.create_run(
+            experiment_id,
+            run_name=f"{study.name}-sweep",
+            tags={ROLE: "sweep", STUDY: study.name, DIGEST: digest, DATASET: dataset_hash,
+                  COMMIT: git_commit()},
+        )
+        parent_id = parent.info.run_id
+        client.log_batch(parent_id, params=[Param(k, str(v)) for k, v in params.items()])
+    return SweepRuns(tracking_uri, experiment_id, parent_id, finished_trials(client, experiment_id))
+
+
+def child_runs(client: MlflowClient, experiment_id: str, extra: str = "") -> list:
+    query = f"tags.`{ROLE}` = 'trial'" + (f" and {extra}" if extra else "")
+    return client.search_runs([experiment_id], query, max_results=50000)
+
+
+def finished_trials(client: MlflowClient, experiment_id: str) -> dict[str, dict[str, float]]:
+    """Final metrics of every trial this experiment finished (or pruned), by trial key."""
+    runs = child_runs(client, experiment_id, "attributes.status = 'FINISHED'")
+    return {run.data.tags[KEY]: dict(run.data.metrics) for run in runs if KEY in run.data.tags}
+
+
+def run_name(config: dict[str, Any], searched: list[str]) -> str:
+    return " ".join(f"{name}={config[name]}" for name in [*searched, "seed"])
+
+
+class MlflowTrialLogger(Callback):
+    """Tune callback: child run per trial, metrics per epoch, artifacts at the end.
+
+    MLflow going away mid-sweep must not stop the sweep: a failed write is logged as a
+    warning, remembered in `unlogged`, and the trial goes on (Tune keeps its results).
+    """
+
+    def __init__(self, runs: SweepRuns, study_name: str, dataset_hash: str,
+                 seeds: tuple[int, ...], searched: list[str]):
+        self.tracking_uri = runs.tracking_uri
+        self.experiment_id = runs.experiment_id
+        self.parent_run_id = runs.parent_run_id
+        self.study_name = study_name
+        self.dataset_hash = dataset_hash
+        self.seeds = seeds
+        self.searched = searched
+        self.commit = git_commit()
+        self._runs: dict[str, str | None] = {}  # Tune trial id -> MLflow run id
+        self._checkpoints: dict[str, Any] = {}
+        self._reused: set[str] = set()
+        self.unlogged: list[str] = []
+
+    def __getstate__(self) -> dict:  # Tune pickles callbacks into its experiment state
+        return {**self.__dict__, "_checkpoints": {}}
+
+    def _client(self) -> MlflowClient:
+        return MlflowClient(self.tracking_uri)
+
+    def _guard(self, what: str, trial, action) -> None:
+        try:
+            action()
+        except Exception as error:  # the tracking store is not the sweep's to crash
+            message = f"{trial}: could not {what} in MLflow ({type(error).__name__}: {error})"
+            log.warning(message)
+            self.unlogged.append(message)
+
+    def _run_for(self, trial) -> str:
+        """Reuse the run of this trial key (from a retry or an earlier launch), or create."""
+        config = trial_config(trial.config, self.seeds)
+        key = trial_key(self.study_name, self.dataset_hash, config)
+        client = self._client()
+        existing = child_runs(client, self.experiment_id, f"tags.`{KEY}` = '{key}'")
+        if existing:
+            run_id = existing[0].info.run_id
+            client.update_run(run_id, status="RUNNING")
+            return run_id
+        run = client.create_run(
+            self.experiment_id,
+            run_name=run_name(config.to_dict(), self.searched),
+            tags={PARENT: self.parent_run_id, ROLE: "trial", STUDY: self.study_name, KEY: key,
+                  DATASET: self.dataset_hash, COMMIT: self.commit, "tune_trial_id": trial.trial_id},
+        )
+        params = [Param(k, str(v)) for k, v in config.to_dict().items()]
+        client.log_batch(run.info.run_id, params=params)
+        return run.info.run_id
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result.get("reused"):
+            self._reused.add(trial.trial_id)
+            return
+
+        def log_epoch():
+            if self._runs.get(trial.trial_id) is None:
+                self._runs[trial.trial_id] = self._run_for(trial)
+            step = int(result["epoch"])
+            now = int(time.time() * 1000)
+            metrics = [
+                Metric(k, float(v), now, step)
+                for k, v in result.items()
+                if k not in NOT_METRICS and _is_model_metric(k, v)
+            ]
+            self._client().log_batch(self._runs[trial.trial_id], metrics=metrics)
+
+        self._guard(f"log epoch {result.get('epoch')}", trial, log_epoch)
+
+    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+        self._checkpoints[trial.trial_id] = checkpoint
+
+    def _close(self, trial, status: str, tags: dict[str, str]) -> None:
+        run_id = self._runs.get(trial.trial_id)
+        if trial.trial_id in self._reused or run_id is None:
+            return
+        client = self._client()
+        checkpoint = self._checkpoints.get(trial.trial_id)
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                artifacts = Path(folder) / ARTIFACTS
+                if artifacts.is_dir():
+                    client.log_artifacts(run_id, str(artifacts))
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        client.set_terminated(run_id, status=status)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        epochs = int(trial_config(trial.config, self.seeds).epochs)
+        state = "finished" if int(last.get("epoch", 0)) >= epochs else "pruned"
+        self._guard("close the run", trial, lambda: self._close(trial, "FINISHED", {STATUS: state}))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        if self._runs.get(trial.trial_id) is None:
+            self._guard("open a run", trial, lambda: self._runs.__setitem__(
+                trial.trial_id, self._run_for(trial)))
+        reason = _error_text(trial)
+        self._guard("close the run", trial, lambda: self._close(
+            trial, "FAILED", {STATUS: "failed", ERROR: reason[-4000:]}))
+
+
+def _is_model_metric(name: str, value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (name.startswith(("test_", "train_", "noisy_test_")) or name in
+             ("baseline_psnr", "epoch_time_s"))
+    )
+
+
+def _error_text(trial) -> str:
+    for attribute in ("error_message", "error_msg"):
+        text = getattr(trial, attribute, None)
+        if text:
+            return str(text)
+    path = getattr(trial, "error_file", None)
+    if path and Path(path).is_file():
+        return Path(path).read_text()
+    return "unknown error"
+
+
+def close_orphans(runs: SweepRuns) -> list[str]:
+    """Child runs of this parent still RUNNING after the sweep: lost trials, marked KILLED."""
+    client = runs.client
+    orphans = child_runs(client, runs.experiment_id,
+                         f"tags.`{PARENT}` = '{runs.parent_run_id}' and "
+                         "attributes.status = 'RUNNING'")
+    for run in orphans:
+        client.set_tag(run.info.run_id, STATUS, "lost")
+        client.set_terminated(run.info.run_id, status="KILLED")
+    return [run.info.run_id for run in orphans]

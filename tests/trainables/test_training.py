@@ -1,0 +1,91 @@
+"""One real trial on the small generated dataset, end to end."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from trainables.artifacts import LOSS_CURVES, PER_KEY_PSNR, PREDICTIONS, WEIGHTS, load_weights
+from trainables.config import TrialConfig
+from trainables.model import SheetMusicNet
+from trainables.trial import run_trial
+from trainables.trial_cli import main as trial_main
+from trainables.training import prepare_data, train_trial
+
+#: Small and fast, but the real model, features, losses and loop.
+QUICK = dict(width=8, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, batch_size=16,
+             lr=2e-3, epochs=6)
+
+
+@pytest.fixture(scope="module")
+def trial(small_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trial")
+    config = TrialConfig(**QUICK)
+    return config, run_trial(config, small_root, out), out
+
+
+def test_metrics_are_finite_and_improve(trial):
+    _, outcome, _ = trial
+    history = outcome.history
+    assert list(history["epoch"]) == list(range(1, 7))
+    assert np.isfinite(history.drop(columns=["epoch"]).to_numpy()).all()
+    first, last = history.iloc[0], history.iloc[-1]
+    assert last["test_psnr"] > first["test_psnr"] + 1.0
+    assert last["test_note_acc"] > first["test_note_acc"]
+    assert last["train_loss"] < first["train_loss"]
+    for register in ("low", "mid", "high"):
+        assert 0 <= last[f"test_note_acc_{register}"] <= 1
+        assert last[f"test_psnr_{register}"] > 10
+
+
+def test_per_key_psnr_csv_covers_every_test_key(trial):
+    _, outcome, out = trial
+    table = pd.read_csv(out / PER_KEY_PSNR)
+    assert list(table.columns) == ["midi", "note", "psnr", "ssim", "note_acc", "n", "register"]
+    assert len(table) == 88 and table["n"].sum() == 88
+    assert table["note"].iloc[0] == "A0" and table["note"].iloc[-1] == "C8"
+    assert table["psnr"].mean() == pytest.approx(outcome.final["test_psnr"], rel=1e-4)
+
+
+def test_images_and_weights_are_well_formed(trial, small_root):
+    config, _, out = trial
+    for name in (PREDICTIONS, LOSS_CURVES):
+        image = np.asarray(Image.open(out / name).convert("L"))
+        assert image.shape[0] > 200 and image.shape[1] > 300
+        assert image.std() > 10  # not a blank canvas
+    data = prepare_data(small_root, config, torch.device("cpu"))
+    model = SheetMusicNet(config.model(data.n_frames))
+    load_weights(model, out / WEIGHTS)
+    assert sum(p.abs().sum() for p in model.parameters()) > 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert TrialConfig.from_dict(saved) == config
+
+
+def test_training_is_repeatable_on_the_cpu(small_root):
+    config = TrialConfig(**{**QUICK, "epochs": 1})
+    data = prepare_data(small_root, config, torch.device("cpu"))
+    first = next(train_trial(config, data)).metrics
+    again = next(train_trial(config, data)).metrics
+    for name in ("train_loss", "test_loss", "test_psnr", "test_note_acc"):
+        assert first[name] == again[name], name
+
+
+def test_noise_augmentation_doubles_the_training_set(small_root):
+    config = TrialConfig(**{**QUICK, "snr_low_db": 10, "snr_mid_db": 20, "snr_high_db": None})
+    data = prepare_data(small_root, config, torch.device("cpu"))
+    clean = prepare_data(small_root, TrialConfig(**QUICK), torch.device("cpu"))
+    high_train = int((clean.train.keys >= 63).sum())  # MIDI 84+ has no noisy copy
+    assert len(data.train) == 2 * len(clean.train) - high_train
+    assert data.noisy_test is not None and len(data.noisy_test) == 88 - 25
+
+
+def test_cli_prints_epochs_and_rejects_bad_values(small_root, tmp_path, capsys):
+    code = trial_main(["--data", str(small_root), "--out", str(tmp_path / "cli"),
+                       "--set", "lr=-1"])
+    assert code == 2
+    assert "field 'lr': -1.0, expected a positive number" in capsys.readouterr().err
+    code = trial_main(["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "cli")])
+    assert code == 2
+    assert "nothing holds no dataset" in capsys.readouterr().err

@@ -1,0 +1,82 @@
+"""The Ray Tune trainable: one trial = one TrialConfig, reported to Tune every epoch.
+
+A trial never talks to MLflow: the driver logs what Tune reports (one writer, no runs
+left behind by a killed worker). Every trial has a deterministic key; a key the study has
+already finished in MLflow is reported from there instead of being trained again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from ray import tune
+
+from trainables.artifacts import write_trial_artifacts
+from trainables.config import TrialConfig
+from trainables.training import pick_device, prepare_data, train_trial
+
+STATE = "state.pt"
+HISTORY = "history.csv"
+ARTIFACTS = "artifacts"
+
+
+def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
+    """Same study, data and config (seed included) -> same key, on any machine."""
+    text = json.dumps({"study": study, "dataset": dataset_hash, **config.to_dict()},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def trial_config(tune_config: dict[str, Any], seeds: tuple[int, ...]) -> TrialConfig:
+    """A Tune config -> TrialConfig. Grid trials carry a full `trial` dict; searcher trials
+    carry their values at the top, with Repeater's `__trial_index__` choosing the seed."""
+    if "trial" in tune_config:
+        return TrialConfig.from_dict(tune_config["trial"], source="trial config")
+    values = {k: v for k, v in tune_config.items() if not k.startswith("__")}
+    values["seed"] = seeds[int(tune_config.get("__trial_index__", 0))]
+    return TrialConfig.from_dict(values, source="trial config")
+
+
+def train_in_tune(
+    tune_config: dict[str, Any],
+    *,
+    study: str,
+    data_root: str,
+    dataset_hash: str,
+    seeds: tuple[int, ...],
+    finished: dict[str, dict[str, float]],
+    artifact_epochs: tuple[int, ...],
+    threads: int,
+) -> None:
+    config = trial_config(tune_config, seeds)
+    key = trial_key(study, dataset_hash, config)
+    if key in finished:  # trained by an earlier launch of this study: report, don't retrain
+        tune.report({**finished[key], "epoch": config.epochs, "trial_key": key, "reused": 1})
+        return
+    torch.set_num_threads(max(1, threads))
+    device = pick_device()
+    data = prepare_data(Path(data_root), config, device)
+    resume, history = None, []
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:  # a retry after a failure, or a restored sweep
+        with checkpoint.as_directory() as folder:
+            resume = torch.load(Path(folder) / STATE, map_location=device, weights_only=True)
+            history = pd.read_csv(Path(folder) / HISTORY).to_dict("records")
+    for result in train_trial(config, data, resume=resume):
+        history.append({"epoch": result.epoch, **result.metrics})
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(result.state(), Path(folder) / STATE)
+            pd.DataFrame(history).to_csv(Path(folder) / HISTORY, index=False)
+            if result.epoch in artifact_epochs or result.epoch == config.epochs:
+                write_trial_artifacts(Path(folder) / ARTIFACTS, config, pd.DataFrame(history),
+                                      result.scores, result.model, data)
+            tune.report(
+                {**result.metrics, "epoch": result.epoch, "trial_key": key, "reused": 0},
+                checkpoint=tune.Checkpoint.from_directory(folder),
+            )
