@@ -9,7 +9,6 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from trainables.config import TrialConfig
 from trainables.errors import ConfigError
 from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS
 
-STUDIES_DIR = Path(str(resources.files("search_spaces") / "studies"))
+STUDIES_DIR = Path(__file__).parent / "studies"
 SEARCHERS = ("grid", "optuna")
 SCHEDULERS = ("none", "asha")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")

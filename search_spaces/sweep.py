@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import optuna
 import pandas as pd
 import ray
 import torch
+from mlflow.entities import Metric
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter, Repeater
@@ -129,8 +131,11 @@ def check_cluster_resources(study: Study) -> None:
 
 
 def _searcher_and_space(study: Study, configs: list[TrialConfig] | None):
-    if study.searcher == "grid":
+    if configs is not None:  # exactly these trials
         return None, {"trial": tune.grid_search([c.to_dict() for c in configs])}, 1
+    if study.searcher == "grid":
+        space = {d.name: tune.grid_search(list(d.values)) for d in study.space}
+        return None, {**study.fixed, **space, "seed": tune.grid_search(list(study.seeds))}, 1
     space = {d.name: _tune_dimension(d) for d in study.space}
     searcher = OptunaSearch(
         sampler=optuna.samplers.TPESampler(
@@ -203,6 +208,7 @@ def _tuner(study: Study, options: SweepOptions, runs: SweepRuns, dataset_hash: s
             trial_name_creator=lambda t: run_name(
                 trial_config(t.config, study.seeds).to_dict(), searched
             ).replace(" ", ","),
+            trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
         ),
         run_config=tune.RunConfig(
             name=name,
@@ -245,7 +251,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     check_cluster_resources(study)
     configs = grid_configs(study) if study.searcher == "grid" else None
     name = f"{study.name}-{study.digest()}"
-    tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, configs, name,
+    tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, None, name,
                    restore=True)
     grid = tuner.fit()
     frames = [grid.get_dataframe()]
@@ -298,10 +304,11 @@ def summarize(study: Study, runs: SweepRuns, results: pd.DataFrame,
         means["n_seeds"] = frame.groupby(searched, dropna=False).size().to_numpy()
         ascending = study.mode == "min"
         best = means.sort_values(study.metric, ascending=ascending).iloc[0].to_dict()
-        client.log_metrics(runs.parent_run_id, {
-            f"best_{k}": float(v) for k, v in best.items()
+        now = int(time.time() * 1000)
+        client.log_batch(runs.parent_run_id, metrics=[
+            Metric(f"best_{k}", float(v), now, 0) for k, v in best.items()
             if k.startswith("test_") and isinstance(v, float)
-        })
+        ])
     client.set_terminated(runs.parent_run_id, status="FINISHED" if finished else "FAILED")
     unlogged = [note for c in callbacks for note in c.unlogged]
     return SweepSummary(study, runs, results, best, counts, unlogged, lost)

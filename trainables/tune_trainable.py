@@ -34,12 +34,21 @@ def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
 
 
 def trial_config(tune_config: dict[str, Any], seeds: tuple[int, ...]) -> TrialConfig:
-    """A Tune config -> TrialConfig. Grid trials carry a full `trial` dict; searcher trials
-    carry their values at the top, with Repeater's `__trial_index__` choosing the seed."""
+    """A Tune config -> TrialConfig.
+
+    Fields sit at the top; a mapping value is a bundle of fields chosen together (the
+    noise study's per-register SNRs); `trial` holds a whole config (re-running lost
+    trials); without `seed`, Repeater's `__trial_index__` picks one of `seeds`.
+    """
     if "trial" in tune_config:
         return TrialConfig.from_dict(tune_config["trial"], source="trial config")
-    values = {k: v for k, v in tune_config.items() if not k.startswith("__")}
-    values["seed"] = seeds[int(tune_config.get("__trial_index__", 0))]
+    values: dict[str, Any] = {}
+    for name, value in tune_config.items():
+        if name.startswith("__"):
+            continue
+        values.update(value if isinstance(value, dict) else {name: value})
+    if "seed" not in values:
+        values["seed"] = seeds[int(tune_config.get("__trial_index__", 0))]
     return TrialConfig.from_dict(values, source="trial config")
 
 

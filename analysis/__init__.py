@@ -1,0 +1,1 @@
+"""MLflow runs to pandas, tables, seaborn figures and the report."""
