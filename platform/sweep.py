@@ -23,8 +23,14 @@ from search_spaces.tracking import default_tracking_uri
 from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
 
-SHOWN = ("test_psnr", "test_note_acc", "test_psnr_low", "test_psnr_mid", "test_psnr_high",
-         "baseline_psnr")
+SHOWN = (
+    "test_psnr",
+    "test_note_acc",
+    "test_psnr_low",
+    "test_psnr_mid",
+    "test_psnr_high",
+    "baseline_psnr",
+)
 
 
 def parse_pairs(text: str, what: str) -> dict[str, str]:
@@ -74,36 +80,54 @@ def print_summary(summary: SweepSummary) -> None:
         searched = study.searched_fields
         config = ", ".join(f"{k}={summary.best[k]}" for k in searched)
         metrics = ", ".join(f"{k}={summary.best[k]:.4g}" for k in SHOWN if k in summary.best)
-        print(f"best ({study.metric}, mean over {int(summary.best['n_seeds'])} seed(s)): "
-              f"{config}\n  {metrics}")
+        print(
+            f"best ({study.metric}, mean over {int(summary.best['n_seeds'])} seed(s)): "
+            f"{config}\n  {metrics}"
+        )
     for note in summary.unlogged:
         print(f"not in MLflow (kept in Tune's results): {note}")
     if summary.lost:
         print(f"marked KILLED (lost by an interrupted launch): {summary.lost}")
-    print(f"MLflow: {runs.tracking_uri}, experiment {study.name!r} (id {runs.experiment_id}), "
-          f"parent run {runs.parent_run_id}")
+    print(
+        f"MLflow: {runs.tracking_uri}, experiment {study.name!r} (id {runs.experiment_id}), "
+        f"parent run {runs.parent_run_id}"
+    )
     print(f"  see it: mlflow ui --backend-store-uri {runs.tracking_uri}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--study", required=True, help="a shipped study name or a YAML path")
     parser.add_argument("--dry-run", action="store_true", help="print the trial plan and stop")
-    parser.add_argument("--set", action="append", metavar="FIELD=VALUE",
-                        help="override a fixed trial field, e.g. epochs=3; repeatable")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="override a fixed trial field, e.g. epochs=3; repeatable",
+    )
     parser.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
     parser.add_argument("--num-trials", type=int, help="configs an optuna study samples")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (0: no limit)")
     parser.add_argument("--resources", help="per trial, e.g. cpu=2,gpu=0.25")
-    parser.add_argument("--tracking-uri", default=default_tracking_uri(),
-                        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else "
-                             "sqlite:///./mlflow.db)")
-    parser.add_argument("--storage", type=Path, default=Path("runs/tune"),
-                        help="Tune's results and checkpoints (shared storage on a cluster)")
-    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"),
-                        help="Ray cluster to join ('auto' on a cluster's head node); "
-                             "default: start Ray in this process")
+    parser.add_argument(
+        "--tracking-uri",
+        default=default_tracking_uri(),
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
+    )
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=Path("runs/tune"),
+        help="Tune's results and checkpoints (shared storage on a cluster)",
+    )
+    parser.add_argument(
+        "--address",
+        default=os.environ.get("RAY_ADDRESS"),
+        help="Ray cluster to join ('auto' on a cluster's head node); "
+        "default: start Ray in this process",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

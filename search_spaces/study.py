@@ -24,15 +24,34 @@ SCHEDULERS = ("none", "asha")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 #: Metrics a study may optimise: what every trial reports each epoch.
 METRICS = (
-    "test_psnr", "test_note_acc", "test_ssim", "test_loss",
-    "test_psnr_low", "test_psnr_mid", "test_psnr_high",
-    "test_note_acc_low", "test_note_acc_mid", "test_note_acc_high",
+    "test_psnr",
+    "test_note_acc",
+    "test_ssim",
+    "test_loss",
+    "test_psnr_low",
+    "test_psnr_mid",
+    "test_psnr_high",
+    "test_note_acc_low",
+    "test_note_acc_mid",
+    "test_note_acc_high",
 )
 TOP_LEVEL = {
-    "name": str, "question": str, "metric": str, "mode": str, "searcher": str,
-    "optuna": dict, "scheduler": str, "asha": dict, "num_trials": int, "seeds": list,
-    "dataset": dict, "fixed": dict, "space": dict, "resources": dict,
-    "max_concurrent": int, "max_failures": int,
+    "name": str,
+    "question": str,
+    "metric": str,
+    "mode": str,
+    "searcher": str,
+    "optuna": dict,
+    "scheduler": str,
+    "asha": dict,
+    "num_trials": int,
+    "seeds": list,
+    "dataset": dict,
+    "fixed": dict,
+    "space": dict,
+    "resources": dict,
+    "max_concurrent": int,
+    "max_failures": int,
 }
 REQUIRED = ("name", "question", "metric", "mode", "searcher", "seeds", "fixed", "space")
 
@@ -106,11 +125,19 @@ class Study:
     def digest(self) -> str:
         """Identifies what the study computes (not its resources), for resuming."""
         text = json.dumps(
-            {"name": self.name, "fixed": self.fixed, "space": [vars(d) for d in self.space],
-             "searcher": self.searcher, "optuna_seed": self.optuna_seed,
-             "num_trials": self.num_trials, "seeds": self.seeds, "scheduler": self.scheduler,
-             "dataset": {k: str(v) for k, v in vars(self.dataset).items()}},
-            sort_keys=True, default=str,
+            {
+                "name": self.name,
+                "fixed": self.fixed,
+                "space": [vars(d) for d in self.space],
+                "searcher": self.searcher,
+                "optuna_seed": self.optuna_seed,
+                "num_trials": self.num_trials,
+                "seeds": self.seeds,
+                "scheduler": self.scheduler,
+                "dataset": {k: str(v) for k, v in vars(self.dataset).items()},
+            },
+            sort_keys=True,
+            default=str,
         )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -177,12 +204,15 @@ def parse_study(raw: Any, path: Path) -> Study:
             raise StudyError(f"{where}: 'num_trials' is for searcher 'optuna'; a grid runs all")
     elif any(isinstance(v, dict) for d in space for v in d.values):
         raise StudyError(f"{where}: choices of mappings need searcher 'grid'")
-    optuna = _section(where, "optuna", raw.get("optuna") or {}, {"seed": int,
-                                                                 "n_startup_trials": int})
-    asha = _section(where, "asha", raw.get("asha") or {}, {"grace_period": int,
-                                                           "reduction_factor": float})
-    resources_ = _section(where, "resources", raw.get("resources") or {},
-                          {"cpu": float, "gpu": float})
+    optuna = _section(
+        where, "optuna", raw.get("optuna") or {}, {"seed": int, "n_startup_trials": int}
+    )
+    asha = _section(
+        where, "asha", raw.get("asha") or {}, {"grace_period": int, "reduction_factor": float}
+    )
+    resources_ = _section(
+        where, "resources", raw.get("resources") or {}, {"cpu": float, "gpu": float}
+    )
     cpu, gpu = float(resources_.get("cpu", 1)), float(resources_.get("gpu", 0))
     if cpu <= 0 or gpu < 0:
         raise StudyError(f"{where}: resources cpu={cpu}, gpu={gpu}: expected cpu > 0, gpu >= 0")
@@ -253,8 +283,10 @@ def _dimension(where: str, name: str, spec: Any) -> Dimension:
         )
     ((kind, values),) = spec.items()
     if kind not in DISTRIBUTIONS:
-        raise StudyError(f"{where}: space.{name}: unknown distribution {kind!r}, "
-                         f"expected one of {list(DISTRIBUTIONS)}")
+        raise StudyError(
+            f"{where}: space.{name}: unknown distribution {kind!r}, "
+            f"expected one of {list(DISTRIBUTIONS)}"
+        )
     if not isinstance(values, list) or not values:
         raise StudyError(f"{where}: space.{name}.{kind}: expected a non-empty list")
     if kind == "choice":
@@ -279,7 +311,8 @@ def _dimension(where: str, name: str, spec: Any) -> Dimension:
 def _check_fields(where: str, fixed: dict, space: tuple[Dimension, ...]) -> None:
     """Every name is a trial field, none twice, and every value a trial accepts."""
     searched = [
-        k for d in space
+        k
+        for d in space
         for k in ([k for v in d.values if isinstance(v, dict) for k in v] or [d.name])
     ]
     both = sorted(set(fixed) & set(searched))
@@ -293,15 +326,22 @@ def _check_fields(where: str, fixed: dict, space: tuple[Dimension, ...]) -> None
             samples = dimension.values if dimension.kind == "choice" else dimension.values[:1]
             for value in samples:
                 chosen = value if isinstance(value, dict) else {dimension.name: value}
-                TrialConfig.from_dict({**fixed, **chosen},
-                                      source=f"{where}: space.{dimension.name}")
+                TrialConfig.from_dict(
+                    {**fixed, **chosen}, source=f"{where}: space.{dimension.name}"
+                )
     except ConfigError as error:
         raise StudyError(str(error)) from None
 
 
 def _dataset(where: str, values: dict) -> DatasetRef:
-    schema = {"root": str, "soundfonts": list, "presets": list, "velocities": list,
-              "test_fraction": float, "held_out_instruments": list}
+    schema = {
+        "root": str,
+        "soundfonts": list,
+        "presets": list,
+        "velocities": list,
+        "test_fraction": float,
+        "held_out_instruments": list,
+    }
     _section(where, "dataset", values, schema)
     default = DatasetRef()
     return DatasetRef(

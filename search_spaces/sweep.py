@@ -71,9 +71,11 @@ def grid_configs(study: Study) -> list[TrialConfig]:
         for dimension, value in zip(study.space, values, strict=True):
             chosen.update(value if isinstance(value, dict) else {dimension.name: value})
         for seed in study.seeds:
-            configs.append(TrialConfig.from_dict(
-                {**study.fixed, **chosen, "seed": seed}, source=str(study.source)
-            ))
+            configs.append(
+                TrialConfig.from_dict(
+                    {**study.fixed, **chosen, "seed": seed}, source=str(study.source)
+                )
+            )
     return configs
 
 
@@ -103,8 +105,10 @@ def describe_plan(study: Study) -> str:
     else:
         for d in study.space:
             lines.append(f"  {d.name}: {d.kind} {list(d.values)}")
-        lines.append(f"  TPE seed {study.optuna_seed}, {study.optuna_startup_trials} random "
-                     f"start-up trials, {study.num_trials} configs x seeds {list(study.seeds)}")
+        lines.append(
+            f"  TPE seed {study.optuna_seed}, {study.optuna_startup_trials} random "
+            f"start-up trials, {study.num_trials} configs x seeds {list(study.seeds)}"
+        )
     return "\n".join(lines)
 
 
@@ -171,9 +175,16 @@ def asha_rungs(study: Study) -> tuple[int, ...]:
     return tuple(sorted(set(rungs)))
 
 
-def _tuner(study: Study, options: SweepOptions, runs: SweepRuns, dataset_hash: str,
-           data_root: Path, configs: list[TrialConfig] | None, name: str,
-           restore: bool) -> tune.Tuner:
+def _tuner(
+    study: Study,
+    options: SweepOptions,
+    runs: SweepRuns,
+    dataset_hash: str,
+    data_root: Path,
+    configs: list[TrialConfig] | None,
+    name: str,
+    restore: bool,
+) -> tune.Tuner:
     trainable = tune.with_resources(
         tune.with_parameters(
             train_in_tune,
@@ -192,8 +203,9 @@ def _tuner(study: Study, options: SweepOptions, runs: SweepRuns, dataset_hash: s
     path = f"{storage}/{name}"
     if restore and tune.Tuner.can_restore(path):
         log.info("resuming the Tune experiment at %s", path)
-        return tune.Tuner.restore(path, trainable, resume_unfinished=True,
-                                  resume_errored=False, param_space=param_space)
+        return tune.Tuner.restore(
+            path, trainable, resume_unfinished=True, resume_errored=False, param_space=param_space
+        )
     searched = study.searched_fields
     return tune.Tuner(
         trainable,
@@ -237,22 +249,28 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     if options.address is None:
         check_local_resources(study)
     dataset_hash = prepare_dataset(study)
-    params = {"metric": study.metric, "mode": study.mode, "searcher": study.searcher,
-              "scheduler": study.scheduler, "seeds": list(study.seeds),
-              "planned_trials": study.planned_trials, "fixed": study.fixed,
-              "space": {d.name: [d.kind, list(d.values)] for d in study.space}}
+    params = {
+        "metric": study.metric,
+        "mode": study.mode,
+        "searcher": study.searcher,
+        "scheduler": study.scheduler,
+        "seeds": list(study.seeds),
+        "planned_trials": study.planned_trials,
+        "fixed": study.fixed,
+        "space": {d.name: [d.kind, list(d.values)] for d in study.space},
+    }
     runs = open_sweep(options.tracking_uri, study, dataset_hash, params)
     if not ray.is_initialized():
         if options.address:
             ray.init(address=options.address, include_dashboard=False)
         else:
-            ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(),
-                     include_dashboard=False)
+            ray.init(
+                num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False
+            )
     check_cluster_resources(study)
     configs = grid_configs(study) if study.searcher == "grid" else None
     name = f"{study.name}-{study.digest()}"
-    tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, None, name,
-                   restore=True)
+    tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, None, name, restore=True)
     grid = tuner.fit()
     frames = [grid.get_dataframe()]
     callbacks = _callbacks(tuner)
@@ -263,12 +281,23 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
             for result in grid
             if result.error is not None
         }
-        missing = [c for c in configs
-                   if trial_key(study.name, dataset_hash, c) not in runs.finished.keys() | failed]
+        missing = [
+            c
+            for c in configs
+            if trial_key(study.name, dataset_hash, c) not in runs.finished.keys() | failed
+        ]
         if missing:
             log.warning("%d planned trial(s) missing after resume; running them", len(missing))
-            fill = _tuner(study, options, runs, dataset_hash, study.dataset.root, missing,
-                          f"{name}-fill", restore=False)
+            fill = _tuner(
+                study,
+                options,
+                runs,
+                dataset_hash,
+                study.dataset.root,
+                missing,
+                f"{name}-fill",
+                restore=False,
+            )
             frames.append(fill.fit().get_dataframe())
             callbacks += _callbacks(fill)
     lost = close_orphans(runs)
@@ -284,11 +313,17 @@ def _callbacks(tuner: tune.Tuner) -> list[MlflowTrialLogger]:
     return [c for c in callbacks if isinstance(c, MlflowTrialLogger)]
 
 
-def summarize(study: Study, runs: SweepRuns, results: pd.DataFrame,
-              callbacks: list[MlflowTrialLogger], lost: list[str]) -> SweepSummary:
+def summarize(
+    study: Study,
+    runs: SweepRuns,
+    results: pd.DataFrame,
+    callbacks: list[MlflowTrialLogger],
+    lost: list[str],
+) -> SweepSummary:
     client = runs.client
-    children = child_runs(client, runs.experiment_id,
-                          f"tags.`mlflow.parentRunId` = '{runs.parent_run_id}'")
+    children = child_runs(
+        client, runs.experiment_id, f"tags.`mlflow.parentRunId` = '{runs.parent_run_id}'"
+    )
     counts: dict[str, int] = {}
     for run in children:
         status = run.data.tags.get(STATUS, run.info.status.lower())
@@ -305,10 +340,14 @@ def summarize(study: Study, runs: SweepRuns, results: pd.DataFrame,
         ascending = study.mode == "min"
         best = means.sort_values(study.metric, ascending=ascending).iloc[0].to_dict()
         now = int(time.time() * 1000)
-        client.log_batch(runs.parent_run_id, metrics=[
-            Metric(f"best_{k}", float(v), now, 0) for k, v in best.items()
-            if k.startswith("test_") and isinstance(v, float)
-        ])
+        client.log_batch(
+            runs.parent_run_id,
+            metrics=[
+                Metric(f"best_{k}", float(v), now, 0)
+                for k, v in best.items()
+                if k.startswith("test_") and isinstance(v, float)
+            ],
+        )
     client.set_terminated(runs.parent_run_id, status="FINISHED" if finished else "FAILED")
     unlogged = [note for c in callbacks for note in c.unlogged]
     return SweepSummary(study, runs, results, best, counts, unlogged, lost)

@@ -45,8 +45,12 @@ def default_tracking_uri() -> str:
 def git_commit() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).parent, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -88,8 +92,10 @@ def open_sweep(tracking_uri: str, study, dataset_hash: str, params: dict[str, An
         experiment_id = experiment.experiment_id
     digest = study.digest()
     parents = client.search_runs(
-        [experiment_id], f"tags.`{ROLE}` = 'sweep' and tags.`{DIGEST}` = '{digest}'",
-        order_by=["attributes.start_time DESC"], max_results=1,
+        [experiment_id],
+        f"tags.`{ROLE}` = 'sweep' and tags.`{DIGEST}` = '{digest}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
     )
     if parents:
         parent_id = parents[0].info.run_id
@@ -98,8 +104,13 @@ def open_sweep(tracking_uri: str, study, dataset_hash: str, params: dict[str, An
         parent = client.create_run(
             experiment_id,
             run_name=f"{study.name}-sweep",
-            tags={ROLE: "sweep", STUDY: study.name, DIGEST: digest, DATASET: dataset_hash,
-                  COMMIT: git_commit()},
+            tags={
+                ROLE: "sweep",
+                STUDY: study.name,
+                DIGEST: digest,
+                DATASET: dataset_hash,
+                COMMIT: git_commit(),
+            },
         )
         parent_id = parent.info.run_id
         client.log_batch(parent_id, params=[Param(k, str(v)) for k, v in params.items()])
@@ -128,8 +139,14 @@ class MlflowTrialLogger(Callback):
     warning, remembered in `unlogged`, and the trial goes on (Tune keeps its results).
     """
 
-    def __init__(self, runs: SweepRuns, study_name: str, dataset_hash: str,
-                 seeds: tuple[int, ...], searched: list[str]):
+    def __init__(
+        self,
+        runs: SweepRuns,
+        study_name: str,
+        dataset_hash: str,
+        seeds: tuple[int, ...],
+        searched: list[str],
+    ):
         self.tracking_uri = runs.tracking_uri
         self.experiment_id = runs.experiment_id
         self.parent_run_id = runs.parent_run_id
@@ -170,8 +187,15 @@ class MlflowTrialLogger(Callback):
         run = client.create_run(
             self.experiment_id,
             run_name=run_name(config.to_dict(), self.searched),
-            tags={PARENT: self.parent_run_id, ROLE: "trial", STUDY: self.study_name, KEY: key,
-                  DATASET: self.dataset_hash, COMMIT: self.commit, "tune_trial_id": trial.trial_id},
+            tags={
+                PARENT: self.parent_run_id,
+                ROLE: "trial",
+                STUDY: self.study_name,
+                KEY: key,
+                DATASET: self.dataset_hash,
+                COMMIT: self.commit,
+                "tune_trial_id": trial.trial_id,
+            },
         )
         params = [Param(k, str(v)) for k, v in config.to_dict().items()]
         client.log_batch(run.info.run_id, params=params)
@@ -221,19 +245,27 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if self._runs.get(trial.trial_id) is None:
-            self._guard("open a run", trial, lambda: self._runs.__setitem__(
-                trial.trial_id, self._run_for(trial)))
+            self._guard(
+                "open a run",
+                trial,
+                lambda: self._runs.__setitem__(trial.trial_id, self._run_for(trial)),
+            )
         reason = _error_text(trial)
-        self._guard("close the run", trial, lambda: self._close(
-            trial, "FAILED", {STATUS: "failed", ERROR: reason[-4000:]}))
+        self._guard(
+            "close the run",
+            trial,
+            lambda: self._close(trial, "FAILED", {STATUS: "failed", ERROR: reason[-4000:]}),
+        )
 
 
 def _is_model_metric(name: str, value: Any) -> bool:
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
-        and (name.startswith(("test_", "train_", "noisy_test_")) or name in
-             ("baseline_psnr", "epoch_time_s"))
+        and (
+            name.startswith(("test_", "train_", "noisy_test_"))
+            or name in ("baseline_psnr", "epoch_time_s")
+        )
     )
 
 
@@ -251,9 +283,11 @@ def _error_text(trial) -> str:
 def close_orphans(runs: SweepRuns) -> list[str]:
     """Child runs of this parent still RUNNING after the sweep: lost trials, marked KILLED."""
     client = runs.client
-    orphans = child_runs(client, runs.experiment_id,
-                         f"tags.`{PARENT}` = '{runs.parent_run_id}' and "
-                         "attributes.status = 'RUNNING'")
+    orphans = child_runs(
+        client,
+        runs.experiment_id,
+        f"tags.`{PARENT}` = '{runs.parent_run_id}' and attributes.status = 'RUNNING'",
+    )
     for run in orphans:
         client.set_tag(run.info.run_id, STATUS, "lost")
         client.set_terminated(run.info.run_id, status="KILLED")

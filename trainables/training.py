@@ -177,8 +177,9 @@ class EpochResult:
         }
 
 
-def train_trial(config: TrialConfig, data: TrialData, resume: dict | None = None
-                ) -> Iterator[EpochResult]:
+def train_trial(
+    config: TrialConfig, data: TrialData, resume: dict | None = None
+) -> Iterator[EpochResult]:
     """Train `config.epochs` epochs of Adam, yielding test metrics after each.
 
     Seeded: the same config and data give the same numbers on the same device.

@@ -28,8 +28,7 @@ ARTIFACTS = "artifacts"
 
 def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
     """Same study, data and config (seed included) -> same key, on any machine."""
-    text = json.dumps({"study": study, "dataset": dataset_hash, **config.to_dict()},
-                      sort_keys=True)
+    text = json.dumps({"study": study, "dataset": dataset_hash, **config.to_dict()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -83,8 +82,14 @@ def train_in_tune(
             torch.save(result.state(), Path(folder) / STATE)
             pd.DataFrame(history).to_csv(Path(folder) / HISTORY, index=False)
             if result.epoch in artifact_epochs or result.epoch == config.epochs:
-                write_trial_artifacts(Path(folder) / ARTIFACTS, config, pd.DataFrame(history),
-                                      result.scores, result.model, data)
+                write_trial_artifacts(
+                    Path(folder) / ARTIFACTS,
+                    config,
+                    pd.DataFrame(history),
+                    result.scores,
+                    result.model,
+                    data,
+                )
             tune.report(
                 {**result.metrics, "epoch": result.epoch, "trial_key": key, "reused": 0},
                 checkpoint=tune.Checkpoint.from_directory(folder),

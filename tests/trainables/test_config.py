@@ -11,8 +11,14 @@ def test_defaults_are_valid_and_round_trip():
 
 def test_cli_and_yaml_values_are_coerced():
     config = TrialConfig.from_dict(
-        {"kernel": 3, "lr": "1e-4", "batch_size": "16", "snr_low_db": "null",
-         "snr_mid_db": "10", "channels_last": "false"}
+        {
+            "kernel": 3,
+            "lr": "1e-4",
+            "batch_size": "16",
+            "snr_low_db": "null",
+            "snr_mid_db": "10",
+            "channels_last": "false",
+        }
     )
     assert config.kernel == "3" and config.lr == 1e-4 and config.batch_size == 16
     assert config.snr_low_db is None and config.snr_mid_db == 10.0

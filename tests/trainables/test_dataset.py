@@ -86,20 +86,34 @@ def rewrite(root, edit):
     ("edit", "message"),
     [
         (lambda f: f.drop(columns=["split"]), r"missing column\(s\) \['split'\]"),
-        (lambda f: f.assign(midi=f["midi"].where(f.index != 3, "120")),
-         "row 5: midi=120 is not a piano key"),
-        (lambda f: f.assign(midi=f["midi"].where(f.index != 0, "sixty")),
-         "row 2: midi='sixty', expected an integer"),
-        (lambda f: f.assign(note=f["note"].where(f.index != 1, "Bb0")),
-         "row 3: note='Bb0' does not match"),
-        (lambda f: f.assign(register=f["register"].where(f.index != 2, "high")),
-         "row 4: register='high', expected 'low'"),
-        (lambda f: f.assign(split=f["split"].where(f.index != 0, "validation")),
-         "row 2: split='validation'"),
-        (lambda f: f.assign(audio_path=f["audio_path"].where(f.index != 0, "../../etc/passwd")),
-         "row 2: audio_path='../../etc/passwd' leaves the dataset root"),
-        (lambda f: f.assign(audio_path=f["audio_path"].where(f.index != 0, "/etc/passwd")),
-         "leaves the dataset root"),
+        (
+            lambda f: f.assign(midi=f["midi"].where(f.index != 3, "120")),
+            "row 5: midi=120 is not a piano key",
+        ),
+        (
+            lambda f: f.assign(midi=f["midi"].where(f.index != 0, "sixty")),
+            "row 2: midi='sixty', expected an integer",
+        ),
+        (
+            lambda f: f.assign(note=f["note"].where(f.index != 1, "Bb0")),
+            "row 3: note='Bb0' does not match",
+        ),
+        (
+            lambda f: f.assign(register=f["register"].where(f.index != 2, "high")),
+            "row 4: register='high', expected 'low'",
+        ),
+        (
+            lambda f: f.assign(split=f["split"].where(f.index != 0, "validation")),
+            "row 2: split='validation'",
+        ),
+        (
+            lambda f: f.assign(audio_path=f["audio_path"].where(f.index != 0, "../../etc/passwd")),
+            "row 2: audio_path='../../etc/passwd' leaves the dataset root",
+        ),
+        (
+            lambda f: f.assign(audio_path=f["audio_path"].where(f.index != 0, "/etc/passwd")),
+            "leaves the dataset root",
+        ),
         (lambda f: pd.concat([f, f.iloc[[7]]]), "row 354: duplicate audio_path"),
         (lambda f: f.iloc[0:0], "no rows"),
     ],
@@ -138,8 +152,14 @@ def make_recordings(small_root, folder, n=12):
             soundfile.write(folder / name, np.stack([audio] * 3, axis=1), rate)
         else:
             soundfile.write(folder / name, audio, rate)
-        rows.append({"audio_path": name, "midi": row.midi, "velocity": row.velocity,
-                     "instrument": f"studio-{row.instrument}"})
+        rows.append(
+            {
+                "audio_path": name,
+                "midi": row.midi,
+                "velocity": row.velocity,
+                "instrument": f"studio-{row.instrument}",
+            }
+        )
     pd.DataFrame(rows).to_csv(folder / "notes.csv", index=False)
     return folder / "notes.csv"
 
@@ -163,8 +183,10 @@ def test_import_recordings(small_root, tmp_path):
     [
         (lambda p: p.write_bytes(b"RIFF....WAVEjunk"), "take03.wav: not a readable wav file"),
         (lambda p: p.write_bytes(p.read_bytes()[:-4000]), "take03.wav: lasts"),
-        (lambda p: soundfile.write(p, np.zeros(33075, dtype=np.float32), 22050),
-         "take03.wav: silent"),
+        (
+            lambda p: soundfile.write(p, np.zeros(33075, dtype=np.float32), 22050),
+            "take03.wav: silent",
+        ),
     ],
 )
 def test_import_names_the_bad_wav(small_root, tmp_path, damage, message):

@@ -18,7 +18,7 @@ def staff_rows(image: np.ndarray) -> tuple[int, ...]:
 def test_88_grayscale_targets_of_the_contract_shape(targets):
     assert targets.shape == (88, HEIGHT, WIDTH)
     assert targets.dtype == np.float32
-    assert 0.0 <= targets.min() and targets.max() <= 1.0
+    assert targets.min() >= 0.0 and targets.max() <= 1.0
     # white paper, dark ink
     assert (np.median(targets, axis=(1, 2)) == 1.0).all()
     assert (targets.min(axis=(1, 2)) < 0.1).all()
@@ -45,8 +45,16 @@ def test_every_key_has_its_own_image(targets):
 
 @pytest.mark.parametrize(
     ("name", "clef"),
-    [("A0", Clef.BASS_8VB), ("A#0", Clef.BASS_8VB), ("C2", Clef.BASS), ("B3", Clef.BASS),
-     ("C4", Clef.TREBLE), ("B5", Clef.TREBLE), ("C6", Clef.TREBLE_8VA), ("C8", Clef.TREBLE_8VA)],
+    [
+        ("A0", Clef.BASS_8VB),
+        ("A#0", Clef.BASS_8VB),
+        ("C2", Clef.BASS),
+        ("B3", Clef.BASS),
+        ("C4", Clef.TREBLE),
+        ("B5", Clef.TREBLE),
+        ("C6", Clef.TREBLE_8VA),
+        ("C8", Clef.TREBLE_8VA),
+    ],
 )
 def test_clef_by_register(name, clef):
     assert clef_for(Key(midi_from_name(name))) is clef

@@ -40,14 +40,16 @@ def test_mean_image_baseline_is_below_a_perfect_prediction():
 
 
 def test_summaries_per_register_and_key():
-    scores = pd.DataFrame({
-        "midi": [21, 21, 60, 100],
-        "register": ["low", "low", "mid", "high"],
-        "predicted_midi": [21, 22, 60, 100],
-        "correct": [True, False, True, True],
-        "psnr": [10.0, 20.0, 30.0, 40.0],
-        "ssim": [0.5, 0.5, 0.9, 0.9],
-    })
+    scores = pd.DataFrame(
+        {
+            "midi": [21, 21, 60, 100],
+            "register": ["low", "low", "mid", "high"],
+            "predicted_midi": [21, 22, 60, 100],
+            "correct": [True, False, True, True],
+            "psnr": [10.0, 20.0, 30.0, 40.0],
+            "ssim": [0.5, 0.5, 0.9, 0.9],
+        }
+    )
     metrics = summarize(scores)
     assert metrics["test_psnr"] == 25.0
     assert metrics["test_psnr_low"] == 15.0 and metrics["test_note_acc_low"] == 0.5
@@ -72,5 +74,6 @@ def test_unknown_loss_is_named():
 
 def test_smooth_l1_matches_torch():
     a, b = torch.rand(3, 1, 5, 5), torch.rand(3, 1, 5, 5)
-    assert np.isclose(float(loss_fn("smooth_l1")(a, b)),
-                      float(torch.nn.functional.smooth_l1_loss(a, b)))
+    assert np.isclose(
+        float(loss_fn("smooth_l1")(a, b)), float(torch.nn.functional.smooth_l1_loss(a, b))
+    )

@@ -28,7 +28,11 @@ def test_blocks_follow_the_contract():
     assert [type(m).__name__ for m in block] == ["Conv2d", "BatchNorm2d", "LeakyReLU", "MaxPool2d"]
     assert block[2].negative_slope == 0.2
     assert [type(m).__name__ for m in model.decoder[0]] == [
-        "Upsample", "Conv2d", "BatchNorm2d", "LeakyReLU"]
+        "Upsample",
+        "Conv2d",
+        "BatchNorm2d",
+        "LeakyReLU",
+    ]
     assert model.decoder[0][0].mode == "nearest"
     assert decoder_sizes(4)[-1] == (162, 300)
 

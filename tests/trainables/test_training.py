@@ -10,13 +10,14 @@ from PIL import Image
 from trainables.artifacts import LOSS_CURVES, PER_KEY_PSNR, PREDICTIONS, WEIGHTS, load_weights
 from trainables.config import TrialConfig
 from trainables.model import SheetMusicNet
+from trainables.training import prepare_data, train_trial
 from trainables.trial import run_trial
 from trainables.trial_cli import main as trial_main
-from trainables.training import prepare_data, train_trial
 
 #: Small and fast, but the real model, features, losses and loop.
-QUICK = dict(width=8, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, batch_size=16,
-             lr=2e-3, epochs=6)
+QUICK = dict(
+    width=8, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, batch_size=16, lr=2e-3, epochs=6
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +83,7 @@ def test_noise_augmentation_doubles_the_training_set(small_root):
 
 
 def test_cli_prints_epochs_and_rejects_bad_values(small_root, tmp_path, capsys):
-    code = trial_main(["--data", str(small_root), "--out", str(tmp_path / "cli"),
-                       "--set", "lr=-1"])
+    code = trial_main(["--data", str(small_root), "--out", str(tmp_path / "cli"), "--set", "lr=-1"])
     assert code == 2
     assert "field 'lr': -1.0, expected a positive number" in capsys.readouterr().err
     code = trial_main(["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "cli")])

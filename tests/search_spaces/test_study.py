@@ -1,0 +1,144 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from search_spaces.study import STUDIES_DIR, StudyError, load_study, parse_study
+from search_spaces.sweep import check_local_resources, describe_plan, grid_configs
+
+ROOT = Path(__file__).parents[2]
+SHIPPED = sorted(p.stem for p in STUDIES_DIR.glob("*.yaml"))
+
+
+def test_the_five_studies_ship():
+    assert {"smoke", "loss", "kernel", "noise", "full"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_study_loads_and_plans(name):
+    study = load_study(name)
+    assert study.name == name
+    assert study.question and study.planned_trials >= 1
+    text = (STUDIES_DIR / f"{name}.yaml").read_text()
+    assert text.startswith("#") and f"--study {name}" in text.splitlines()[1] + text
+    if study.searcher == "grid":
+        configs = grid_configs(study)
+        assert len(configs) == study.planned_trials
+        assert len({tuple(sorted(c.to_dict().items())) for c in configs}) == len(configs)
+
+
+def test_grid_sizes():
+    assert load_study("loss").planned_trials == 3 * 3
+    assert load_study("kernel").planned_trials == 3 * 3
+    assert load_study("noise").planned_trials == 5 * 3
+    loss_values = {c.loss for c in grid_configs(load_study("loss"))}
+    assert loss_values == {"smooth_l1", "mse", "ssim"}
+
+
+def test_noise_bundles_set_three_snrs_together():
+    configs = grid_configs(load_study("noise"))
+    settings = {(c.snr_low_db, c.snr_mid_db, c.snr_high_db) for c in configs}
+    assert (10.0, 10.0, 10.0) in settings and (None, 10.0, 10.0) in settings
+    assert len(settings) == 5
+
+
+def test_full_study_is_optuna_with_asha():
+    study = load_study("full")
+    assert (study.searcher, study.scheduler) == ("optuna", "asha")
+    assert study.optuna_seed == 12345
+    kinds = {d.name: d.kind for d in study.space}
+    assert kinds["lr"] == "loguniform" and kinds["loss"] == "choice"
+
+
+def base() -> dict:
+    return yaml.safe_load((STUDIES_DIR / "smoke.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.update(epochz=3), r"unknown field\(s\) \['epochz'\]"),
+        (lambda s: s.pop("metric"), r"missing field\(s\) \['metric'\]"),
+        (lambda s: s.update(seeds="0,1"), "field 'seeds': '0,1' is not a list"),
+        (lambda s: s.update(seeds=[]), "field 'seeds'"),
+        (lambda s: s.update(mode="maximise"), "field 'mode': 'maximise'"),
+        (lambda s: s.update(metric="accuracy"), "field 'metric': 'accuracy'"),
+        (lambda s: s.update(space={}), "field 'space' is empty"),
+        (lambda s: s["space"].update(loss={"choice": []}), "space.loss.choice: expected a non"),
+        (lambda s: s["space"].update(loss={"choice": ["l1", "mse"]}), "field 'loss': 'l1'"),
+        (
+            lambda s: s["space"].update(kernel={"choice": [3, 7]}) or s["fixed"].pop("kernel"),
+            "field 'kernel': '7'",
+        ),
+        (lambda s: s["space"].update(lr={"uniform": [0.1, 0.01]}), "low 0.1 must be below"),
+        (lambda s: s["space"].update(lr={"loguniform": [0, 0.01]}), "must be positive"),
+        (lambda s: s["space"].update(lr={"normal": [0, 1]}), "unknown distribution 'normal'"),
+        (
+            lambda s: s["space"].update(lr={"uniform": [0.001, 0.01]}) or s["fixed"].pop("lr"),
+            "needs 'choice'",
+        ),
+        (lambda s: s["fixed"].update(loss="mse"), r"\['loss'\] both fixed and searched"),
+        (lambda s: s["fixed"].update(seed=3), "set repeats with 'seeds"),
+        (lambda s: s["fixed"].update(batch_size=0), "field 'batch_size': 0"),
+        (lambda s: s["fixed"].update(lr=-1), "field 'lr'"),
+        (lambda s: s.update(resources={"cpu": 0}), "expected cpu > 0"),
+        (lambda s: s.update(resources={"gpus": 1}), r"unknown field\(s\) \['gpus'\]"),
+        (lambda s: s.update(resources={"cpu": 1, "gpu": 1.5}), "fractions only below one"),
+        (lambda s: s.update(scheduler="hyperband"), "field 'scheduler': 'hyperband'"),
+    ],
+)
+def test_bad_studies_fail_with_a_clear_message(edit, message, tmp_path):
+    raw = base()
+    edit(raw)
+    with pytest.raises(StudyError, match=message):
+        parse_study(raw, tmp_path / "bad.yaml")
+
+
+def test_bad_yaml_and_unknown_names(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(StudyError, match="broken.yaml: not a readable YAML"):
+        load_study(path)
+    with pytest.raises(StudyError, match="no study named 'lossy'.*'loss'"):
+        load_study("lossy")
+
+
+def test_a_trial_no_node_can_run_is_refused_before_ray_starts():
+    study = load_study("smoke").with_overrides(cpu=512.0)
+    with pytest.raises(StudyError, match="asks for 512 CPU.*this machine has"):
+        check_local_resources(study)
+    with pytest.raises(StudyError, match="0 GPU"):
+        check_local_resources(load_study("smoke").with_overrides(gpu=1.0))
+
+
+def test_dry_run_prints_the_plan_without_running():
+    result = subprocess.run(
+        [sys.executable, "platform/sweep.py", "--study", "loss", "--dry-run", "--seeds", "0,1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "6 trials" in result.stdout
+    assert "loss=ssim seed=1" in result.stdout
+    assert "Trial status" not in result.stdout
+
+
+def test_cli_rejects_a_bad_override_before_ray_starts():
+    result = subprocess.run(
+        [sys.executable, "platform/sweep.py", "--study", "smoke", "--set", "lr=0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "field 'lr': 0.0, expected a positive number" in result.stderr
+
+
+def test_plan_of_an_optuna_study_names_the_space():
+    text = describe_plan(load_study("full"))
+    assert "lr: loguniform [0.0001, 0.01]" in text and "TPE seed 12345" in text

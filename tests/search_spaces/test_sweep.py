@@ -1,0 +1,203 @@
+"""Real sweeps: Ray Tune, the grid searcher, MLflow on SQLite, launched as users launch them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from search_spaces.study import STUDIES_DIR
+from search_spaces.tracking import ERROR, KEY, PARENT, ROLE, STATUS
+
+ROOT = Path(__file__).parents[2]
+METRICS = {
+    "train_loss",
+    "test_loss",
+    "test_psnr",
+    "test_psnr_low",
+    "test_psnr_mid",
+    "test_psnr_high",
+    "test_ssim",
+    "test_note_acc",
+    "test_note_acc_low",
+    "test_note_acc_mid",
+    "test_note_acc_high",
+    "baseline_psnr",
+}
+ARTIFACTS = {
+    "per_key_psnr.csv",
+    "predictions.png",
+    "loss_curves.png",
+    "model.pt",
+    "metrics.csv",
+    "config.yaml",
+}
+
+
+def sweep_command(study: str | Path, folder: Path) -> list[str]:
+    return [
+        sys.executable,
+        "platform/sweep.py",
+        "--study",
+        str(study),
+        "--tracking-uri",
+        f"sqlite:///{folder / 'mlflow.db'}",
+        "--storage",
+        str(folder / "tune"),
+    ]
+
+
+def run_sweep_cli(study: str | Path, folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        sweep_command(study, folder), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def runs_of(folder: Path, study: str) -> tuple[MlflowClient, object, list]:
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(study)
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get(ROLE) == "sweep"]
+    children = [r for r in runs if r.data.tags.get(ROLE) == "trial"]
+    assert len(parents) == 1
+    return client, parents[0], children
+
+
+def custom_study(tmp_path: Path, name: str, edit) -> Path:
+    raw = yaml.safe_load((STUDIES_DIR / "smoke.yaml").read_text())
+    raw["name"] = name
+    edit(raw)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smoke")
+    result = run_sweep_cli("smoke", folder)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder, result
+
+
+def test_smoke_study_prints_the_best_config_and_where_the_runs_are(smoke):
+    folder, result = smoke
+    assert "trials: 4 finished" in result.stdout
+    assert "best (test_psnr, mean over 2 seed(s)): loss=" in result.stdout
+    assert f"sqlite:///{folder / 'mlflow.db'}" in result.stdout
+    assert "mlflow ui --backend-store-uri" in result.stdout
+
+
+def test_every_trial_is_a_child_run_with_params_metrics_and_artifacts(smoke):
+    folder, _ = smoke
+    client, parent, children = runs_of(folder, "smoke")
+    assert len(children) == 4
+    assert parent.info.status == "FINISHED"
+    assert {"dataset_hash", "git_commit", "sheetsweep.study"} <= set(parent.data.tags)
+    assert {(r.data.params["loss"], r.data.params["seed"]) for r in children} == {
+        ("smooth_l1", "0"),
+        ("smooth_l1", "1"),
+        ("mse", "0"),
+        ("mse", "1"),
+    }
+    for run in children:
+        assert run.data.tags[PARENT] == parent.info.run_id
+        assert run.info.status == "FINISHED" and run.data.tags[STATUS] == "finished"
+        assert run.info.run_name == f"loss={run.data.params['loss']} seed={run.data.params['seed']}"
+        assert {"lr", "batch_size", "kernel", "width", "epochs", "snr_low_db"} <= set(
+            run.data.params
+        )
+        assert set(run.data.metrics) >= METRICS
+        history = client.get_metric_history(run.info.run_id, "test_psnr")
+        assert sorted(m.step for m in history) == [1, 2]
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
+        assert run.data.tags["dataset_hash"] == parent.data.tags["dataset_hash"]
+    assert len({r.data.tags[KEY] for r in children}) == 4
+
+
+def test_launching_a_finished_study_again_trains_nothing(smoke):
+    folder, _ = smoke
+    _, _, before = runs_of(folder, "smoke")
+    started = time.perf_counter()
+    result = run_sweep_cli("smoke", folder)
+    assert result.returncode == 0
+    _, _, after = runs_of(folder, "smoke")
+    assert {r.info.run_id: r.info.end_time for r in after} == {
+        r.info.run_id: r.info.end_time for r in before
+    }
+    assert time.perf_counter() - started < 120
+
+
+def test_a_trial_that_raises_fails_alone(tmp_path):
+    # depth 6 halves a 64-bin spectrogram six times: the model refuses it inside the trial
+    def edit(raw):
+        raw["space"] = {"depth": {"choice": [4, 6]}}
+        raw["fixed"]["loss"] = "mse"
+        raw["fixed"]["epochs"] = 1
+        raw["seeds"] = [0]
+        raw["max_failures"] = 0
+
+    study = custom_study(tmp_path, "raises", edit)
+    result = run_sweep_cli(study, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 failed" in result.stdout and "1 finished" in result.stdout
+    _, _, children = runs_of(tmp_path, "raises")
+    by_depth = {r.data.params["depth"]: r for r in children}
+    assert by_depth["4"].info.status == "FINISHED"
+    assert by_depth["6"].info.status == "FAILED"
+    assert by_depth["6"].data.tags[STATUS] == "failed"
+    assert "too small for depth 6" in by_depth["6"].data.tags[ERROR]
+
+
+def finished_children(folder: Path, study: str) -> int:
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return 0
+    runs = client.search_runs(
+        [experiment.experiment_id], f"tags.`{ROLE}` = 'trial' and attributes.status = 'FINISHED'"
+    )
+    return len(runs)
+
+
+def test_a_killed_sweep_resumes_without_retraining(tmp_path):
+    def edit(raw):
+        raw["fixed"]["epochs"] = 4
+
+    study = custom_study(tmp_path, "resume", edit)
+    driver = subprocess.Popen(
+        sweep_command(study, tmp_path),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while finished_children(tmp_path, "resume") < 1:
+        assert driver.poll() is None, "the sweep ended before it could be interrupted"
+        assert time.time() < deadline
+        time.sleep(0.5)
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    client, _, before = runs_of(tmp_path, "resume")
+    done = {r.data.tags[KEY]: r.info.end_time for r in before if r.info.status == "FINISHED"}
+    assert 1 <= len(done) < 4
+
+    result = run_sweep_cli(study, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, parent, after = runs_of(tmp_path, "resume")
+    assert len(after) == 4  # every planned trial exactly once
+    assert all(r.info.status == "FINISHED" for r in after)
+    assert all(r.data.tags[PARENT] == parent.info.run_id for r in after)
+    for run in after:
+        key = run.data.tags[KEY]
+        if key in done:  # not trained again
+            assert run.info.end_time == done[key]
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "test_psnr")]
+        assert sorted(steps) == [1, 2, 3, 4]  # no epoch logged twice
