@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset, import_recordings
+from trainables.engraving import contact_sheet
 from trainables.errors import SheetsweepError
+from trainables.keys import Key, midi_from_name
 from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS, NoteTiming
 
 
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument(
         "--overwrite", action="store_true", help="replace a dataset built from other inputs"
     )
+    preview = commands.add_parser("targets", help="write a contact sheet of some targets")
+    preview.add_argument("--keys", default="A0,A#0,C4,B5,C6,C8",
+                         help="note names, comma-separated (default: A0,A#0,C4,B5,C6,C8)")
+    preview.add_argument("--out", type=Path, default=Path("targets.png"))
     imported = commands.add_parser("import", help="import a folder of real recordings")
     imported.add_argument("--recordings", type=Path, required=True)
     imported.add_argument("--annotations", type=Path, required=True)
@@ -86,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "targets":
+        try:
+            keys = [Key(midi_from_name(name.strip())) for name in args.keys.split(",")]
+        except ValueError as error:
+            print(f"error: --keys: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {contact_sheet(keys, args.out)}")
+        return 0
     try:
         if args.command == "build":
             spec = DatasetSpec(

@@ -16,7 +16,7 @@ from pathlib import Path
 import cairosvg
 import numpy as np
 import verovio
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from trainables.keys import KEYS, PITCH_CLASSES, Key
 
@@ -141,6 +141,23 @@ def engrave_targets(folder: Path) -> list[Path]:
         Image.fromarray(engraver.image(key), mode="L").save(path, optimize=False)
         paths.append(path)
     return paths
+
+
+def contact_sheet(keys: list[Key], path: Path, columns: int = 3) -> Path:
+    """A labelled grid of the given keys' targets (the README's picture)."""
+    engraver = Engraver()
+    label = 14
+    rows = -(-len(keys) // columns)
+    sheet = Image.new("L", (columns * (WIDTH + 8), rows * (HEIGHT + label + 8)), 255)
+    draw = ImageDraw.Draw(sheet)
+    for i, key in enumerate(keys):
+        x, y = (i % columns) * (WIDTH + 8), (i // columns) * (HEIGHT + label + 8)
+        draw.text((x + 4, y + 1), f"{key.name} (MIDI {key.midi}, {clef_for(key).name})", fill=0)
+        sheet.paste(Image.fromarray(engraver.image(key), mode="L"), (x, y + label))
+        draw.rectangle((x, y + label, x + WIDTH - 1, y + label + HEIGHT - 1), outline=200)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path
 
 
 def load_targets(folder: Path) -> np.ndarray:
