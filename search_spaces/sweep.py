@@ -31,6 +31,7 @@ from search_spaces.tracking import (
     STATUS,
     MlflowTrialLogger,
     SweepRuns,
+    check_tracking,
     child_runs,
     close_orphans,
     default_tracking_uri,
@@ -248,6 +249,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     """Run (or resume) `study` to completion and return what it found."""
     if options.address is None:
         check_local_resources(study)
+    check_tracking(options.tracking_uri)
     dataset_hash = prepare_dataset(study)
     params = {
         "metric": study.metric,

@@ -12,6 +12,8 @@ import logging
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
+from trainables.errors import SheetsweepError
 from trainables.tune_trainable import ARTIFACTS, trial_config, trial_key
 
 log = logging.getLogger(__name__)
@@ -34,12 +37,42 @@ ERROR = "sheetsweep.error"
 DATASET = "dataset_hash"
 COMMIT = "git_commit"
 #: What Tune adds to a result that is bookkeeping, not a metric of the model.
-NOT_METRICS = {"epoch", "trial_key", "reused"}
+NOT_METRICS = {"epoch", "trial_key", "reused", "node_id"}
 
 
 def default_tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI`, else a SQLite store in the working folder."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+class TrackingUnreachable(SheetsweepError):
+    """The tracking store cannot be reached or written: nothing would be recorded."""
+
+
+def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> None:
+    """Before any trial starts: can this driver reach and write the tracking store?"""
+    if tracking_uri.startswith("sqlite:///"):
+        folder = Path(tracking_uri.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TrackingUnreachable(f"{tracking_uri}: cannot create {folder}: {error}") from None
+        if not os.access(folder, os.W_OK):
+            raise TrackingUnreachable(f"{tracking_uri}: {folder} is not writable")
+        return
+    if tracking_uri.startswith(("http://", "https://")):
+        url = tracking_uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                if response.status == 200:
+                    return
+                problem = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as error:
+            problem = str(getattr(error, "reason", error))
+        raise TrackingUnreachable(
+            f"MLflow tracking server {tracking_uri} is not reachable ({problem}); start it "
+            f"(mlflow/serve.sh) or pass --tracking-uri"
+        )
 
 
 def git_commit() -> str:
@@ -216,7 +249,8 @@ class MlflowTrialLogger(Callback):
                 for k, v in result.items()
                 if k not in NOT_METRICS and _is_model_metric(k, v)
             ]
-            self._client().log_batch(self._runs[trial.trial_id], metrics=metrics)
+            tags = [RunTag("ray_node_id", str(result["node_id"]))] if "node_id" in result else []
+            self._client().log_batch(self._runs[trial.trial_id], metrics=metrics, tags=tags)
 
         self._guard(f"log epoch {result.get('epoch')}", trial, log_epoch)
 

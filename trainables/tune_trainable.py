@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import ray
 import torch
 from ray import tune
 
@@ -91,6 +92,7 @@ def train_in_tune(
                     data,
                 )
             tune.report(
-                {**result.metrics, "epoch": result.epoch, "trial_key": key, "reused": 0},
+                {**result.metrics, "epoch": result.epoch, "trial_key": key, "reused": 0,
+                 "node_id": ray.get_runtime_context().get_node_id()},
                 checkpoint=tune.Checkpoint.from_directory(folder),
             )
