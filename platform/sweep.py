@@ -15,7 +15,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from search_spaces.study import Study, StudyError, load_study
 from search_spaces.sweep import SweepOptions, SweepSummary, describe_plan, run_sweep
@@ -118,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--storage",
-        type=Path,
-        default=Path("runs/tune"),
-        help="Tune's results and checkpoints (shared storage on a cluster)",
+        default="runs/tune",
+        help="Tune's results and checkpoints: a folder, or s3://... or an NFS path that "
+        "every node reaches on a multi-node cluster",
     )
     parser.add_argument(
         "--address",

@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class SweepOptions:
     tracking_uri: str = field(default_factory=default_tracking_uri)
-    storage: Path = Path("runs/tune")  # Tune's results; shared storage on a multi-node cluster
+    # Tune's results and checkpoints: a folder, or shared storage (s3://, gs://, a mounted
+    # NFS path) that every node of a multi-node cluster reaches.
+    storage: str = "runs/tune"
     address: str | None = None  # a Ray cluster to join; None starts Ray in this process
 
 
@@ -191,6 +193,7 @@ def _tuner(
             train_in_tune,
             study=study.name,
             data_root=str(data_root.resolve()),
+            dataset_spec=dataset_spec(study),
             dataset_hash=dataset_hash,
             seeds=study.seeds,
             finished=runs.finished,
@@ -200,7 +203,7 @@ def _tuner(
         {"cpu": study.cpu, "gpu": study.gpu},
     )
     searcher, param_space, num_samples = _searcher_and_space(study, configs)
-    storage = str(options.storage.resolve())
+    storage = options.storage if "://" in options.storage else str(Path(options.storage).resolve())
     path = f"{storage}/{name}"
     if restore and tune.Tuner.can_restore(path):
         log.info("resuming the Tune experiment at %s", path)
@@ -234,15 +237,14 @@ def _tuner(
     )
 
 
-def prepare_dataset(study: Study) -> str:
-    spec = DatasetSpec(
+def dataset_spec(study: Study) -> DatasetSpec:
+    return DatasetSpec(
         soundfonts=study.dataset.soundfonts,
         presets=study.dataset.presets,
         velocities=study.dataset.velocities,
         test_fraction=study.dataset.test_fraction,
         held_out_instruments=study.dataset.held_out_instruments,
     )
-    return build_dataset(study.dataset.root, spec).dataset_hash
 
 
 def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
@@ -250,7 +252,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     if options.address is None:
         check_local_resources(study)
     check_tracking(options.tracking_uri)
-    dataset_hash = prepare_dataset(study)
+    dataset_hash = build_dataset(study.dataset.root, dataset_spec(study)).dataset_hash
     params = {
         "metric": study.metric,
         "mode": study.mode,

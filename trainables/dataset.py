@@ -11,6 +11,7 @@ no-op, and building with other inputs into a folder that holds a dataset is refu
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -282,6 +283,28 @@ def import_recordings(
 
 def _is_key(midi: float) -> bool:
     return not np.isnan(midi) and float(midi).is_integer() and 21 <= midi <= 108
+
+
+def ensure_dataset(root: Path, spec: DatasetSpec | None, expected_hash: str) -> None:
+    """Make sure this node holds the dataset the driver planned with.
+
+    On a cluster each node builds a rendered dataset itself (it is deterministic and takes
+    seconds) unless the root is on shared storage; a file lock keeps two trials on one node
+    from building it at once. An imported dataset (`spec` None) must already be there.
+    """
+    if not (root / MANIFEST).is_file():
+        if spec is None:
+            raise DatasetError(f"{root} holds no dataset on this node; put it on shared storage")
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root.parent / f".{root.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            build_dataset(root, spec)
+    found = read_manifest(root)["dataset_hash"]
+    if found != expected_hash:
+        raise DatasetError(
+            f"{root} on this node has dataset hash {found[:12]}, the sweep planned with "
+            f"{expected_hash[:12]}: the nodes see different data"
+        )
 
 
 def open_dataset(root: Path) -> tuple[dict, pd.DataFrame]:

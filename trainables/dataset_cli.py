@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         "--overwrite", action="store_true", help="replace a dataset built from other inputs"
     )
     preview = commands.add_parser("targets", help="write a contact sheet of some targets")
-    preview.add_argument("--keys", default="A0,A#0,C4,B5,C6,C8",
-                         help="note names, comma-separated (default: A0,A#0,C4,B5,C6,C8)")
+    preview.add_argument(
+        "--keys",
+        default="A0,A#0,C4,B5,C6,C8",
+        help="note names, comma-separated (default: A0,A#0,C4,B5,C6,C8)",
+    )
     preview.add_argument("--out", type=Path, default=Path("targets.png"))
     imported = commands.add_parser("import", help="import a folder of real recordings")
     imported.add_argument("--recordings", type=Path, required=True)

@@ -20,6 +20,7 @@ from ray import tune
 
 from trainables.artifacts import write_trial_artifacts
 from trainables.config import TrialConfig
+from trainables.dataset import DatasetSpec, ensure_dataset
 from trainables.training import pick_device, prepare_data, train_trial
 
 STATE = "state.pt"
@@ -57,6 +58,7 @@ def train_in_tune(
     *,
     study: str,
     data_root: str,
+    dataset_spec: DatasetSpec | None,
     dataset_hash: str,
     seeds: tuple[int, ...],
     finished: dict[str, dict[str, float]],
@@ -69,6 +71,7 @@ def train_in_tune(
         tune.report({**finished[key], "epoch": config.epochs, "trial_key": key, "reused": 1})
         return
     torch.set_num_threads(max(1, threads))
+    ensure_dataset(Path(data_root), dataset_spec, dataset_hash)
     device = pick_device()
     data = prepare_data(Path(data_root), config, device)
     resume, history = None, []
@@ -92,7 +95,12 @@ def train_in_tune(
                     data,
                 )
             tune.report(
-                {**result.metrics, "epoch": result.epoch, "trial_key": key, "reused": 0,
-                 "node_id": ray.get_runtime_context().get_node_id()},
+                {
+                    **result.metrics,
+                    "epoch": result.epoch,
+                    "trial_key": key,
+                    "reused": 0,
+                    "node_id": ray.get_runtime_context().get_node_id(),
+                },
                 checkpoint=tune.Checkpoint.from_directory(folder),
             )
