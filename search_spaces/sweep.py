@@ -207,8 +207,9 @@ def _tuner(
     path = f"{storage}/{name}"
     if restore and tune.Tuner.can_restore(path):
         log.info("resuming the Tune experiment at %s", path)
+        # Errored trials start again from scratch: relaunching is how a fixed bug is retried.
         return tune.Tuner.restore(
-            path, trainable, resume_unfinished=True, resume_errored=False, param_space=param_space
+            path, trainable, resume_unfinished=True, restart_errored=True, param_space=param_space
         )
     searched = study.searched_fields
     return tune.Tuner(
