@@ -115,6 +115,24 @@ def describe_plan(study: Study) -> str:
     return "\n".join(lines)
 
 
+class ClusterUnreachable(StudyError):
+    """The Ray cluster named by --address could not be joined."""
+
+
+def join_cluster(address: str) -> None:
+    """Join a running cluster. `ray start --head` turns on Ray's token authentication,
+    which the driver only sends with RAY_AUTH_MODE=token set before it starts."""
+    try:
+        ray.init(address=address)
+    except (ConnectionError, RuntimeError) as error:
+        hint = ""
+        if os.environ.get("RAY_AUTH_MODE") != "token":
+            hint = (" If the cluster uses token authentication (the default of `ray start`), "
+                    "run with RAY_AUTH_MODE=token and its token in ~/.ray/auth_token.")
+        raise ClusterUnreachable(f"could not join the Ray cluster at {address}: "
+                                 f"{str(error).splitlines()[0]}.{hint}") from None
+
+
 def check_local_resources(study: Study) -> None:
     """Before starting Ray here: can this machine run one trial at all?"""
     cpus, gpus = os.cpu_count() or 1, torch.cuda.device_count()
@@ -267,7 +285,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     runs = open_sweep(options.tracking_uri, study, dataset_hash, params)
     if not ray.is_initialized():
         if options.address:
-            ray.init(address=options.address, include_dashboard=False)
+            join_cluster(options.address)
         else:
             ray.init(
                 num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False
