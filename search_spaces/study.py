@@ -113,8 +113,8 @@ class Study:
         for dimension in self.space:
             bundles = [v for v in dimension.values if isinstance(v, dict)]
             names = [k for b in bundles for k in b] if bundles else [dimension.name]
-            fields_ += [n for n in names if n not in fields_]
-        return fields_
+            fields_ += names
+        return list(dict.fromkeys(fields_))
 
     @property
     def planned_trials(self) -> int:

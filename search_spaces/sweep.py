@@ -28,6 +28,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.study import Dimension, Study, StudyError
 from search_spaces.tracking import (
+    HTTP_LIMITS,
     STATUS,
     MlflowTrialLogger,
     SweepRuns,
@@ -51,7 +52,7 @@ class SweepOptions:
     tracking_uri: str = field(default_factory=default_tracking_uri)
     # Tune's results and checkpoints: a folder, or shared storage (s3://, gs://, a mounted
     # NFS path) that every node of a multi-node cluster reaches.
-    storage: str = "runs/tune"
+    storage: str | Path = "runs/tune"
     address: str | None = None  # a Ray cluster to join; None starts Ray in this process
 
 
@@ -127,10 +128,13 @@ def join_cluster(address: str) -> None:
     except (ConnectionError, RuntimeError) as error:
         hint = ""
         if os.environ.get("RAY_AUTH_MODE") != "token":
-            hint = (" If the cluster uses token authentication (the default of `ray start`), "
-                    "run with RAY_AUTH_MODE=token and its token in ~/.ray/auth_token.")
-        raise ClusterUnreachable(f"could not join the Ray cluster at {address}: "
-                                 f"{str(error).splitlines()[0]}.{hint}") from None
+            hint = (
+                " If the cluster uses token authentication (the default of `ray start`), "
+                "run with RAY_AUTH_MODE=token and its token in ~/.ray/auth_token."
+            )
+        raise ClusterUnreachable(
+            f"could not join the Ray cluster at {address}: {str(error).splitlines()[0]}.{hint}"
+        ) from None
 
 
 def check_local_resources(study: Study) -> None:
@@ -221,7 +225,9 @@ def _tuner(
         {"cpu": study.cpu, "gpu": study.gpu},
     )
     searcher, param_space, num_samples = _searcher_and_space(study, configs)
-    storage = options.storage if "://" in options.storage else str(Path(options.storage).resolve())
+    storage = str(options.storage)
+    if "://" not in storage:
+        storage = str(Path(storage).resolve())
     path = f"{storage}/{name}"
     if restore and tune.Tuner.can_restore(path):
         log.info("resuming the Tune experiment at %s", path)
@@ -270,6 +276,8 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     """Run (or resume) `study` to completion and return what it found."""
     if options.address is None:
         check_local_resources(study)
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
     check_tracking(options.tracking_uri)
     dataset_hash = build_dataset(study.dataset.root, dataset_spec(study)).dataset_hash
     params = {
@@ -297,17 +305,22 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     grid = tuner.fit()
     frames = [grid.get_dataframe()]
     callbacks = _callbacks(tuner)
+    try:
+        finished = finished_trials(runs.client, runs.experiment_id)
+    except Exception as error:  # MLflow went away: skip what needs it, keep Tune's results
+        log.warning("MLflow unreachable after the sweep (%s)", str(error).splitlines()[0][:200])
+        finished, configs = None, None
     if configs is not None:  # trials Tune lost with a killed driver: run them now
-        runs.finished = finished_trials(runs.client, runs.experiment_id)
-        failed = {
+        runs.finished = finished
+        # Trials Tune ran in this launch (finished, stopped or errored) are not lost.
+        seen = {
             trial_key(study.name, dataset_hash, trial_config(result.config, study.seeds))
             for result in grid
-            if result.error is not None
         }
         missing = [
             c
             for c in configs
-            if trial_key(study.name, dataset_hash, c) not in runs.finished.keys() | failed
+            if trial_key(study.name, dataset_hash, c) not in runs.finished.keys() | seen
         ]
         if missing:
             log.warning("%d planned trial(s) missing after resume; running them", len(missing))
@@ -323,8 +336,16 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
             )
             frames.append(fill.fit().get_dataframe())
             callbacks += _callbacks(fill)
-    lost = close_orphans(runs)
-    return summarize(study, runs, pd.concat(frames, ignore_index=True), callbacks, lost)
+    results = pd.concat(frames, ignore_index=True)
+    try:
+        lost = close_orphans(runs)
+        return summarize(study, runs, results, callbacks, lost)
+    except Exception as error:  # MLflow went away: Tune's results still say what happened
+        log.warning(
+            "MLflow unreachable at the end of the sweep (%s); summarising from Tune's results",
+            str(error).splitlines()[0][:200],
+        )
+        return summarize_from_tune(study, runs, results, callbacks)
 
 
 def _callbacks(tuner: tune.Tuner) -> list[MlflowTrialLogger]:
@@ -334,6 +355,30 @@ def _callbacks(tuner: tune.Tuner) -> list[MlflowTrialLogger]:
     except AttributeError:
         return []
     return [c for c in callbacks if isinstance(c, MlflowTrialLogger)]
+
+
+def summarize_from_tune(
+    study: Study, runs: SweepRuns, results: pd.DataFrame, callbacks: list[MlflowTrialLogger]
+) -> SweepSummary:
+    """The summary when MLflow cannot be read: counts and the best trial from Tune."""
+    epochs = results["epoch"] if "epoch" in results else pd.Series(0, index=results.index)
+    done = results[epochs >= study.epochs]
+    counts = {"finished (per Tune)": len(done), "not finished (per Tune)": len(results) - len(done)}
+    best = None
+    if len(done) and study.metric in done:
+        row = done.sort_values(study.metric, ascending=study.mode == "min").iloc[0]
+        config = trial_config(
+            {k.split("/")[-1]: v for k, v in row.items() if k.startswith("config/")},
+            study.seeds,
+        ).to_dict()
+        best = {
+            **{k: config[k] for k in study.searched_fields},
+            **{k: row[k] for k in row.index if str(k).startswith("test_")},
+            "n_seeds": 1,
+        }
+    unlogged = [note for c in callbacks for note in c.unlogged]
+    unlogged.append("MLflow was unreachable when the sweep ended: parent run not closed")
+    return SweepSummary(study, runs, results, best, counts, unlogged, [])
 
 
 def summarize(

@@ -22,22 +22,34 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
+from search_spaces.tags import (
+    COMMIT,
+    DATASET,
+    DIGEST,
+    ERROR,
+    KEY,
+    NODE,
+    PARENT,
+    ROLE,
+    STATUS,
+    STUDY,
+)
 from trainables.errors import SheetsweepError
 from trainables.tune_trainable import ARTIFACTS, trial_config, trial_key
 
 log = logging.getLogger(__name__)
 
-PARENT = "mlflow.parentRunId"
-STUDY = "sheetsweep.study"
-ROLE = "sheetsweep.role"  # sweep | trial
-KEY = "sheetsweep.trial_key"
-DIGEST = "sheetsweep.study_digest"
-STATUS = "sheetsweep.status"  # finished | pruned | failed | lost
-ERROR = "sheetsweep.error"
-DATASET = "dataset_hash"
-COMMIT = "git_commit"
+#: After a failed write, the callback leaves MLflow alone this long.
+DOWN_BACKOFF_S = 30.0
+#: A dead tracking server must not hold the sweep for minutes per write (MLflow's default
+#: is 7 retries with exponential backoff and a 120 s timeout).
+HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
 #: What Tune adds to a result that is bookkeeping, not a metric of the model.
-NOT_METRICS = {"epoch", "trial_key", "reused", "node_id"}
+NOT_METRICS = {"epoch", "trial_key", "reused", "node_id", "stop_status", "stop_reason"}
 
 
 def default_tracking_uri() -> str:
@@ -191,6 +203,7 @@ class MlflowTrialLogger(Callback):
         self._runs: dict[str, str | None] = {}  # Tune trial id -> MLflow run id
         self._checkpoints: dict[str, Any] = {}
         self._reused: set[str] = set()
+        self._down_until = 0.0
         self.unlogged: list[str] = []
 
     def __getstate__(self) -> dict:  # Tune pickles callbacks into its experiment state
@@ -200,10 +213,17 @@ class MlflowTrialLogger(Callback):
         return MlflowClient(self.tracking_uri)
 
     def _guard(self, what: str, trial, action) -> None:
+        """Run one MLflow write; on failure note it and skip writes for a while, so a dead
+        server costs the sweep seconds, not a retry storm per epoch."""
+        if time.monotonic() < self._down_until:
+            self.unlogged.append(f"{trial}: {what} skipped (MLflow unreachable)")
+            return
         try:
             action()
         except Exception as error:  # the tracking store is not the sweep's to crash
-            message = f"{trial}: could not {what} in MLflow ({type(error).__name__}: {error})"
+            self._down_until = time.monotonic() + DOWN_BACKOFF_S
+            reason = str(error).splitlines()[0][:300] if str(error) else ""
+            message = f"{trial}: could not {what} in MLflow ({type(error).__name__}: {reason})"
             log.warning(message)
             self.unlogged.append(message)
 
@@ -249,7 +269,7 @@ class MlflowTrialLogger(Callback):
                 for k, v in result.items()
                 if k not in NOT_METRICS and _is_model_metric(k, v)
             ]
-            tags = [RunTag("ray_node_id", str(result["node_id"]))] if "node_id" in result else []
+            tags = [RunTag(NODE, str(result["node_id"]))] if "node_id" in result else []
             self._client().log_batch(self._runs[trial.trial_id], metrics=metrics, tags=tags)
 
         self._guard(f"log epoch {result.get('epoch')}", trial, log_epoch)
@@ -273,6 +293,10 @@ class MlflowTrialLogger(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
+        if last.get("stop_status"):  # diverged or too large: stopped by the trial itself
+            tags = {STATUS: str(last["stop_status"]), ERROR: str(last.get("stop_reason"))}
+            self._guard("close the run", trial, lambda: self._close(trial, "FAILED", tags))
+            return
         epochs = int(trial_config(trial.config, self.seeds).epochs)
         state = "finished" if int(last.get("epoch", 0)) >= epochs else "pruned"
         self._guard("close the run", trial, lambda: self._close(trial, "FINISHED", {STATUS: state}))

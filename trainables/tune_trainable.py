@@ -21,7 +21,13 @@ from ray import tune
 from trainables.artifacts import write_trial_artifacts
 from trainables.config import TrialConfig
 from trainables.dataset import DatasetSpec, ensure_dataset
-from trainables.training import pick_device, prepare_data, train_trial
+from trainables.training import (
+    TrainingDiverged,
+    TrialTooLarge,
+    pick_device,
+    prepare_data,
+    train_trial,
+)
 
 STATE = "state.pt"
 HISTORY = "history.csv"
@@ -80,6 +86,47 @@ def train_in_tune(
         with checkpoint.as_directory() as folder:
             resume = torch.load(Path(folder) / STATE, map_location=device, weights_only=True)
             history = pd.read_csv(Path(folder) / HISTORY).to_dict("records")
+    try:
+        _train_and_report(config, data, resume, history, key, artifact_epochs)
+    except (TrainingDiverged, TrialTooLarge) as error:
+        # Deterministic: retrying would fail the same way. Stop the trial with its reason.
+        status = "diverged" if isinstance(error, TrainingDiverged) else "too_large"
+        tune.report(
+            {
+                **dict.fromkeys(REPORTED_METRICS, float("nan")),
+                "epoch": len(history),
+                "trial_key": key,
+                "reused": 0,
+                "stop_status": status,
+                "stop_reason": str(error),
+            }
+        )
+
+
+#: What every epoch reports; a stopped trial reports them as NaN.
+REPORTED_METRICS = (
+    "train_loss",
+    "test_loss",
+    "test_psnr",
+    "test_ssim",
+    "test_note_acc",
+    "test_psnr_low",
+    "test_psnr_mid",
+    "test_psnr_high",
+    "test_note_acc_low",
+    "test_note_acc_mid",
+    "test_note_acc_high",
+)
+
+
+def _train_and_report(
+    config: TrialConfig,
+    data,
+    resume: dict | None,
+    history: list,
+    key: str,
+    artifact_epochs: tuple[int, ...],
+) -> None:
     for result in train_trial(config, data, resume=resume):
         history.append({"epoch": result.epoch, **result.metrics})
         with tempfile.TemporaryDirectory() as folder:

@@ -7,8 +7,8 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search_spaces.tracking import ROLE, STATUS
-from tests.cluster.conftest import ROOT, TOKEN
+from search_spaces.tags import ROLE, STATUS
+from tests.processes import ROOT, TOKEN
 
 pytestmark = pytest.mark.cluster
 

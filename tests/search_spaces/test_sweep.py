@@ -14,7 +14,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from search_spaces.study import STUDIES_DIR
-from search_spaces.tracking import ERROR, KEY, PARENT, ROLE, STATUS
+from search_spaces.tags import ERROR, KEY, PARENT, ROLE, STATUS
 
 ROOT = Path(__file__).parents[2]
 METRICS = {

@@ -1,0 +1,338 @@
+"""MLflow child runs of one or several studies, as tidy pandas frames.
+
+Everything the analysis shows comes from here, and only from MLflow: params typed back
+to numbers, final and best metrics, per-epoch history, and the per-key PSNR artifacts.
+Trials are told apart by the sweep's status tag (finished, pruned, failed, lost), so a
+pruned trial's early numbers never sit in a table beside finished ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from search_spaces.tags import COMMIT, DATASET, ERROR, KEY, PARENT, ROLE, STATUS
+from trainables.artifacts import PER_KEY_PSNR
+from trainables.config import TrialConfig
+from trainables.errors import SheetsweepError
+
+log = logging.getLogger(__name__)
+
+#: The trial states a sweep writes; `running` is a trial of a sweep still in progress.
+STATES = ("finished", "pruned", "failed", "lost", "running")
+#: Every hyperparameter of a trial, in TrialConfig's order.
+HYPERPARAMETERS = tuple(f.name for f in fields(TrialConfig))
+NOISE_FIELDS = ("snr_low_db", "snr_mid_db", "snr_high_db")
+#: Metrics whose per-epoch history is read: for the learning curves and the best epoch.
+HISTORY_METRICS = ("train_loss", "test_loss", "test_psnr", "test_note_acc", "test_ssim")
+#: Direction of "best" for the history metrics (losses fall, scores rise).
+LOWER_IS_BETTER = frozenset({"train_loss", "test_loss"})
+PER_KEY_COLUMNS = ("run_id", "midi", "note", "register", "psnr", "ssim", "note_acc", "n")
+_RUN_STATUS = {
+    "FINISHED": "finished",
+    "FAILED": "failed",
+    "KILLED": "lost",
+    "RUNNING": "running",
+    "SCHEDULED": "running",
+}
+
+
+class AnalysisError(SheetsweepError):
+    """The runs asked for cannot be analysed (unknown, empty or stale experiment)."""
+
+
+class ExperimentNotFoundError(AnalysisError):
+    """No experiment of that name in the tracking store."""
+
+
+class EmptyExperimentError(AnalysisError):
+    """The experiment exists but holds no trial runs, or none that finished."""
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The trials of some studies: one row per child run, plus their long frames."""
+
+    tracking_uri: str
+    experiments: pd.DataFrame  # experiment, experiment_id, question, parent_run_ids
+    trials: pd.DataFrame  # one row per child run: ids, status, params, final and best metrics
+    history: pd.DataFrame  # run_id, metric, epoch, value
+    per_key: pd.DataFrame  # run_id, midi, note, register, psnr, ssim, note_acc, n
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] == "finished"]
+
+    def counts(self) -> pd.DataFrame:
+        """Trials per experiment and state, every state a column (zeros kept); a state
+        the sweep writes beyond the known ones (say `diverged`) gets a column too."""
+        table = pd.crosstab(self.trials["experiment"], self.trials["status"])
+        extra = sorted(set(table.columns) - set(STATES))
+        return table.reindex(columns=[*STATES, *extra], fill_value=0)
+
+
+def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Runs:
+    """Read every trial of `experiments` (study names) from the store at `tracking_uri`.
+
+    Raises ExperimentNotFoundError for an unknown name and EmptyExperimentError for an
+    experiment without trial runs, naming the experiment and the store either way.
+    """
+    if not experiments:
+        raise AnalysisError("name at least one experiment (study) to analyse")
+    if tracking_uri.startswith("sqlite:///"):  # MLflow would create an empty store there
+        path = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise AnalysisError(f"no MLflow store at {tracking_uri} ({path} does not exist)")
+    client = MlflowClient(tracking_uri)
+    found, rows = [], []
+    for name in dict.fromkeys(experiments):
+        experiment = _experiment(client, tracking_uri, name)
+        children = _search(client, experiment.experiment_id, f"tags.`{ROLE}` = 'trial'")
+        if not children:
+            total = len(_search(client, experiment.experiment_id, ""))
+            raise EmptyExperimentError(
+                f"experiment {name!r} at {tracking_uri} holds no trial runs ({total} run(s) in "
+                "all): run the study first, e.g. `python platform/sweep.py --study "
+                f"{name} --tracking-uri {tracking_uri}`"
+            )
+        parents = _search(
+            client,
+            experiment.experiment_id,
+            f"tags.`{ROLE}` = 'sweep'",
+            order_by=["attributes.start_time DESC"],
+        )
+        latest = parents[0].data.params if parents else {}
+        planned = [
+            int(p.data.params["planned_trials"])
+            for p in parents
+            if p.data.params.get("planned_trials", "").isdigit()
+        ]
+        found.append(
+            {
+                "experiment": name,
+                "experiment_id": experiment.experiment_id,
+                "question": experiment.tags.get("question", ""),
+                "parent_run_ids": [p.info.run_id for p in parents],
+                "searcher": latest.get("searcher"),
+                "metric": latest.get("metric"),
+                "planned_trials": sum(planned) if planned else None,  # over all sweeps
+            }
+        )
+        rows += [_trial_row(client, name, run) for run in children]
+    trials = pd.DataFrame(rows)
+    trials = _typed(trials)
+    history = _history(client, trials)
+    trials = _with_best(trials, history)
+    per_key = _per_key(client, trials[trials["status"].isin(["finished", "pruned"])])
+    return Runs(tracking_uri, pd.DataFrame(found), trials.reset_index(drop=True), history, per_key)
+
+
+def require_finished(runs: Runs) -> None:
+    """A stale experiment (every trial failed, lost or still running) is an error."""
+    counts = runs.counts()
+    stale = [name for name, row in counts.iterrows() if row["finished"] == 0]
+    if stale:
+        states = {name: {s: int(n) for s, n in counts.loc[name].items() if n} for name in stale}
+        errors = runs.trials.loc[runs.trials["experiment"].isin(stale), "error"].dropna()
+        first = f"; first error: {errors.iloc[0].strip().splitlines()[-1]}" if len(errors) else ""
+        raise EmptyExperimentError(
+            f"no finished trials in experiment(s) {stale} at {runs.tracking_uri} "
+            f"(trials by state: {states}){first}"
+        )
+
+
+def varying_fields(trials: pd.DataFrame) -> list[str]:
+    """Hyperparameters (seed aside) that take more than one value among `trials`."""
+    return [
+        name
+        for name in HYPERPARAMETERS
+        if name != "seed" and name in trials and trials[name].nunique(dropna=False) > 1
+    ]
+
+
+def config_labels(trials: pd.DataFrame, with_study: bool | None = None) -> pd.Series:
+    """A short name per run for its config: the fields that vary within its study.
+
+    With several studies (or `with_study`) the study's name leads, so labels stay unique.
+    """
+    several = trials["experiment"].nunique() > 1 if with_study is None else with_study
+    labels = pd.Series("", index=trials.index, dtype=object)
+    for name, runs in trials.groupby("experiment", sort=False):
+        varying = varying_fields(runs)
+        noise = [f for f in varying if f in NOISE_FIELDS]
+        shown = [f for f in varying if f not in NOISE_FIELDS]
+        for index, row in runs.iterrows():
+            parts = [f"{f}={format_value(row[f])}" for f in shown]
+            if noise:
+                label = noise_label(row)
+                parts.append(label if label == "no noise" else f"SNR {label}")
+            label = ", ".join(parts) or "all runs"
+            labels[index] = f"{name}: {label}" if several else label
+    return labels
+
+
+def noise_label(row: pd.Series | dict) -> str:
+    """`10/10/10 dB` (SNR of the low/mid/high registers); `off` where no noisy copy."""
+    values = [row[f] for f in NOISE_FIELDS]
+    if all(_missing(v) for v in values):
+        return "no noise"
+    return "/".join("off" if _missing(v) else format_value(v) for v in values) + " dB"
+
+
+def format_value(value: Any) -> str:
+    if _missing(value):
+        return "None"
+    if isinstance(value, float):  # 4 significant digits below 1 (lr), all of them above
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:g}"
+    return str(value)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _experiment(client: MlflowClient, tracking_uri: str, name: str):
+    try:
+        experiment = client.get_experiment_by_name(name)
+    except MlflowException as error:
+        raise AnalysisError(f"cannot read the tracking store {tracking_uri}: {error}") from error
+    if experiment is None or experiment.lifecycle_stage == "deleted":
+        known = sorted(e.name for e in client.search_experiments())
+        state = "is deleted" if experiment is not None else "does not exist"
+        raise ExperimentNotFoundError(
+            f"experiment {name!r} {state} at {tracking_uri}; experiments there: {known}"
+        )
+    return experiment
+
+
+def _search(
+    client: MlflowClient, experiment_id: str, query: str, order_by: list[str] | None = None
+) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment_id], query, max_results=1000, order_by=order_by, page_token=token
+        )
+        runs += list(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _trial_row(client: MlflowClient, experiment: str, run) -> dict[str, Any]:
+    tags, info = run.data.tags, run.info
+    status = tags.get(STATUS) or _RUN_STATUS.get(info.status, info.status.lower())
+    return {
+        "experiment": experiment,
+        "run_id": info.run_id,
+        "run_name": info.run_name,
+        "parent_run_id": tags.get(PARENT),
+        "trial_key": tags.get(KEY),
+        "dataset_hash": tags.get(DATASET),
+        "git_commit": tags.get(COMMIT),
+        "status": status,
+        "run_status": info.status,
+        "error": tags.get(ERROR),
+        "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
+        "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True) if info.end_time else pd.NaT,
+        **{name: run.data.params.get(name) for name in HYPERPARAMETERS},
+        **run.data.metrics,
+    }
+
+
+def _typed(trials: pd.DataFrame) -> pd.DataFrame:
+    """Params are strings in MLflow: numbers back to numbers, "None" to missing."""
+    hints = typing.get_type_hints(TrialConfig)
+    typed = trials.copy()
+    for name in HYPERPARAMETERS:
+        hint = hints[name]
+        optional = isinstance(hint, types.UnionType) and type(None) in hint.__args__
+        base = next(a for a in hint.__args__ if a is not type(None)) if optional else hint
+        raw = typed[name].where(~typed[name].isin(["None", "null", ""]), None)
+        if base is bool:
+            typed[name] = raw.map({"True": True, "False": False}, na_action="ignore")
+        elif base is int:
+            typed[name] = pd.to_numeric(raw, errors="coerce").astype("Int64")
+        elif base is float:
+            typed[name] = pd.to_numeric(raw, errors="coerce").astype(float)
+        else:
+            typed[name] = raw.astype(object)
+    return typed
+
+
+def _history(client: MlflowClient, trials: pd.DataFrame) -> pd.DataFrame:
+    rows = [
+        {"run_id": run_id, "metric": metric, "epoch": int(m.step), "value": float(m.value)}
+        for run_id in trials["run_id"]
+        for metric in HISTORY_METRICS
+        for m in client.get_metric_history(run_id, metric)
+    ]
+    history = pd.DataFrame(rows, columns=["run_id", "metric", "epoch", "value"])
+    # a retried trial may log an epoch twice: keep the last write
+    return history.drop_duplicates(["run_id", "metric", "epoch"], keep="last")
+
+
+def _with_best(trials: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """`best_<metric>` over the history (max, min for losses), `epochs_done`, `best_epoch`."""
+    out = trials.set_index("run_id")
+    for metric, values in history.groupby("metric"):
+        per_run = values.groupby("run_id")["value"]
+        out[f"best_{metric}"] = per_run.min() if metric in LOWER_IS_BETTER else per_run.max()
+    if len(history):
+        out["epochs_done"] = history.groupby("run_id")["epoch"].max().astype("Int64")
+        psnr = history[history["metric"] == "test_psnr"]
+        if len(psnr):
+            best_rows = psnr.loc[psnr.groupby("run_id")["value"].idxmax()]
+            out["best_epoch"] = best_rows.set_index("run_id")["epoch"].astype("Int64")
+    for metric in HISTORY_METRICS:  # a run without history: best is the final value
+        if metric in out:
+            best = out.get(f"best_{metric}", pd.Series(index=out.index, dtype=float))
+            out[f"best_{metric}"] = best.fillna(out[metric])
+    return out.reset_index()
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """MLflow draws a progress bar per downloaded file: dozens of lines of noise here."""
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _per_key(client: MlflowClient, trials: pd.DataFrame) -> pd.DataFrame:
+    frames = []
+    with tempfile.TemporaryDirectory() as folder, _no_progress_bars():
+        for run_id in trials["run_id"]:
+            try:
+                path = client.download_artifacts(run_id, PER_KEY_PSNR, str(Path(folder) / run_id))
+            except (MlflowException, OSError) as error:
+                log.warning("run %s has no %s artifact: %s", run_id, PER_KEY_PSNR, error)
+                continue
+            table = pd.read_csv(path, dtype={"note": str, "register": str})
+            table.insert(0, "run_id", run_id)
+            frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=list(PER_KEY_COLUMNS))
+    per_key = pd.concat(frames, ignore_index=True)
+    return per_key[[c for c in PER_KEY_COLUMNS if c in per_key]]

@@ -1,0 +1,92 @@
+"""`python -m analysis report` and `sheetsweep-report`: files, messages, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from analysis.__main__ import main
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_report_command(smoke_store, tmp_path: Path, capsys):
+    out = tmp_path / "report"
+    code = main(
+        [
+            "report",
+            "--experiment",
+            "smoke",
+            "--tracking-uri",
+            smoke_store.tracking_uri,
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"report: {out / 'report.html'}" in printed
+    assert "smoke: 4 finished, 2 failed" in printed
+    assert "logged to MLflow: experiment 'smoke', parent run" in printed
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+
+
+def test_console_script_form_without_subcommand(smoke_store, tmp_path: Path, capsys):
+    code = main(
+        [
+            "--experiment",
+            "smoke",
+            "--tracking-uri",
+            smoke_store.tracking_uri,
+            "--out",
+            str(tmp_path),
+            "--no-log",
+        ]
+    )
+    assert code == 0 and "logged to MLflow" not in capsys.readouterr().out
+
+
+def test_unknown_experiment_exits_2(smoke_store, tmp_path: Path, capsys):
+    code = main(
+        [
+            "report",
+            "--experiment",
+            "nope",
+            "--tracking-uri",
+            smoke_store.tracking_uri,
+            "--out",
+            str(tmp_path / "never"),
+        ]
+    )
+    error = capsys.readouterr().err
+    assert code == 2 and "experiment 'nope' does not exist" in error
+    assert not (tmp_path / "never").exists()
+
+
+def test_module_entry_point_exits_2_on_a_missing_store(tmp_path: Path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "report",
+            "--experiment",
+            "smoke",
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'none.db'}",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "no MLflow store" in result.stderr
+
+
+def test_console_script_is_declared():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["sheetsweep-report"] == "analysis.__main__:main"

@@ -1,0 +1,129 @@
+"""Real servers for tests: a Ray cluster of two nodes and an MLflow tracking server, on
+this machine, on loopback, each in its own process group so that a test can kill it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+RAY = str(Path(sys.executable).parent / "ray")
+#: `ray start --head` turns on Ray's token authentication; the other nodes and the probes
+#: send the token it keeps in ~/.ray/auth_token.
+TOKEN = {"RAY_AUTH_MODE": "token"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    """A long-running process in its own session, so the whole group can be stopped."""
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(check, what: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not come up in {timeout} s")
+
+
+def nodes_alive(address: str) -> int:
+    probe = (
+        f"import ray; ray.init(address={address!r}, logging_level='ERROR'); "
+        "print(sum(n['Alive'] for n in ray.nodes()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **TOKEN},
+    )
+    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else 0
+
+
+@contextlib.contextmanager
+def two_node_cluster(logs: Path) -> Iterator[dict]:
+    """A head and a worker node, one CPU each, started by `ray start` on loopback."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats", "--block"]
+    head = start(
+        [
+            RAY,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--include-dashboard=false",
+            f"--temp-dir={logs / 'tmp'}",
+            *common,
+        ],
+        logs / "head.log",
+        TOKEN,
+    )
+    wait_for(lambda: nodes_alive(address) >= 1, "the Ray head")
+    worker = start([RAY, "start", f"--address={address}", *common], logs / "worker.log", TOKEN)
+    try:
+        wait_for(lambda: nodes_alive(address) >= 2, "the second Ray node")
+        yield {"address": address, "head": head, "worker": worker, "logs": logs}
+    finally:
+        stop(worker)
+        stop(head)
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def mlflow_server(folder: Path, env: dict | None = None) -> Iterator[dict]:
+    """`mlflow/serve.sh` on a SQLite backend store (127.0.0.1 unless `env` says otherwise)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{folder / 'mlflow.db'}",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(folder / "artifacts"),
+        **(env or {}),
+    }
+    server = start(["bash", "mlflow/serve.sh"], folder / "server.log", env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(url) or server.poll() is not None, "the MLflow server")
+        yield {"url": url, "process": server, "log": folder / "server.log"}
+    finally:
+        stop(server)

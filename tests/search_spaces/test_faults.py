@@ -1,0 +1,111 @@
+"""Faults injected for real into real sweeps: what each one keeps, in MLflow and in Tune."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.processes import ROOT, mlflow_server
+from tests.search_spaces.test_sweep import custom_study, runs_of, sweep_command
+from trainables.config import TrialConfig
+from trainables.training import available_memory, training_memory
+
+
+def tune_results(storage: Path) -> list[dict]:
+    """The last result Tune recorded for each trial (its own files, not MLflow)."""
+    last = []
+    for path in storage.glob("*/trial_*/result.json"):
+        lines = path.read_text().splitlines()
+        if lines:
+            last.append(json.loads(lines[-1]))
+    return last
+
+
+def too_wide() -> int:
+    """A width whose training would not fit in this machine's free memory."""
+    width = 256
+    while training_memory(
+        TrialConfig(width=width, n_mels=64, hop_length=512, batch_size=16), 47
+    ) < 2 * available_memory(__import__("torch").device("cpu")):
+        width *= 2
+    return width
+
+
+def test_diverging_and_oversized_trials_stop_with_their_reason(tmp_path):
+    width = too_wide()
+
+    def edit(raw):
+        raw["fixed"].pop("lr")
+        raw["fixed"].pop("width")
+        raw["fixed"]["epochs"] = 1
+        raw["seeds"] = [0]
+        raw["space"] = {
+            "case": {
+                "choice": [
+                    {"lr": 0.002},  # trains
+                    {"lr": 1.0e12},  # the loss turns NaN in the first epoch
+                    {"lr": 0.002, "width": width},  # needs more memory than the machine has
+                ]
+            }
+        }
+
+    study = custom_study(tmp_path, "faults", edit)
+    result = subprocess.run(
+        sweep_command(study, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trials: 1 diverged, 1 finished, 1 too_large" in result.stdout
+
+    _, _, children = runs_of(tmp_path, "faults")
+    by_status = {r.data.tags["sheetsweep.status"]: r for r in children}
+    assert by_status["finished"].info.status == "FINISHED"
+    diverged, too_large = by_status["diverged"], by_status["too_large"]
+    assert diverged.info.status == too_large.info.status == "FAILED"
+    assert "training loss became nan in epoch 1" in diverged.data.tags["sheetsweep.error"]
+    assert f"width={width}" in too_large.data.tags["sheetsweep.error"]
+    assert "GiB free" in too_large.data.tags["sheetsweep.error"]
+
+    reasons = {r.get("stop_status"): r.get("stop_reason") for r in tune_results(tmp_path / "tune")}
+    assert "nan" in reasons["diverged"] and "GiB" in reasons["too_large"]
+    assert reasons[None] is None  # the healthy trial
+
+
+@pytest.mark.slow
+def test_tracking_server_going_away_does_not_stop_the_sweep(tmp_path):
+    """Kill the tracking server after the first epoch is logged: the sweep finishes, says
+    what it could not log, and Tune's results keep every trial's metrics."""
+
+    def edit(raw):
+        raw["fixed"]["epochs"] = 3
+
+    study = custom_study(tmp_path, "away", edit)
+    with mlflow_server(tmp_path / "server") as server:
+        command = sweep_command(study, tmp_path)
+        command[command.index("--tracking-uri") + 1] = server["url"]
+        driver = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        client = MlflowClient(server["url"])
+        deadline = time.time() + 300
+        while True:
+            assert time.time() < deadline and driver.poll() is None
+            experiment = client.get_experiment_by_name("away")
+            if experiment and client.search_runs(
+                [experiment.experiment_id], "metrics.test_psnr > 0"
+            ):
+                break
+            time.sleep(1)
+        server["process"].kill()
+        __import__("os").killpg(server["process"].pid, 9)
+        output, _ = driver.communicate(timeout=600)
+    assert driver.returncode == 0, output[-3000:]
+    assert "could not" in output and "in MLflow" in output
+    assert "MLflow was unreachable when the sweep ended" in output
+    results = tune_results(tmp_path / "tune")
+    assert len(results) == 4
+    assert all(r["epoch"] == 3 and r["test_psnr"] > 0 for r in results)
