@@ -1,6 +1,6 @@
 """Run a study: locally (Ray started in this process) or on a Ray cluster.
 
-    python platform/sweep.py --study smoke
+    python platform/sweep.py --study smoke --report reports/smoke    # and its report
     python platform/sweep.py --study loss --set epochs=3 --seeds 0     # a quick look
     python platform/sweep.py --study full --dry-run                    # the plan, no training
     ray submit platform/cluster-gpu.yaml platform/sweep.py -- --study full --address auto
@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from search_spaces.study import Study, StudyError, load_study
 from search_spaces.sweep import SweepOptions, SweepSummary, describe_plan, run_sweep
@@ -101,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", required=True, help="a shipped study name or a YAML path")
     parser.add_argument("--dry-run", action="store_true", help="print the trial plan and stop")
     parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="after the sweep, write the study's report (HTML + Markdown) here",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         metavar="FIELD=VALUE",
@@ -140,6 +147,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_summary(summary)
+    if args.report and summary.best:
+        from analysis.__main__ import main as report_main  # only when asked: it loads seaborn
+
+        code = report_main(
+            [
+                "--experiment",
+                study.name,
+                "--tracking-uri",
+                args.tracking_uri,
+                "--out",
+                str(args.report),
+            ]
+        )
+        if code:
+            return code
     return 0 if summary.best else 1
 
 

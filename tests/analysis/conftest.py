@@ -1,6 +1,6 @@
 """Real runs for the analysis, made once per session by real (tiny) sweeps.
 
-`smoke_store`: the shipped smoke study (loss smooth_l1/mse x seeds 0, 1, 2 epochs) run
+`smoke_store`: the shipped smoke study (loss smooth_l1/mse x seeds 0, 1, 4 epochs) run
 through `run_sweep` into a temporary SQLite store, plus a second sweep of the same study
 whose trials fail (depth 6 is too deep for the smoke spectrograms), so the experiment holds
 finished and failed trials under two parent runs. About a minute on two cores.
