@@ -81,8 +81,15 @@ def custom_study(tmp_path: Path, name: str, edit) -> Path:
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    """The README's first command (after the install): the smoke study and its report."""
     folder = tmp_path_factory.mktemp("smoke")
-    result = run_sweep_cli("smoke", folder)
+    result = subprocess.run(
+        [*sweep_command("smoke", folder), "--report", str(folder / "report")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return folder, result
 
@@ -93,6 +100,9 @@ def test_smoke_study_prints_the_best_config_and_where_the_runs_are(smoke):
     assert "best (test_psnr, mean over 2 seed(s)): loss=" in result.stdout
     assert f"sqlite:///{folder / 'mlflow.db'}" in result.stdout
     assert "mlflow ui --backend-store-uri" in result.stdout
+    report = folder / "report" / "report.html"
+    assert f"report: {report}" in result.stdout
+    assert report.stat().st_size > 50_000 and "data:image/png;base64" in report.read_text()
 
 
 def test_every_trial_is_a_child_run_with_params_metrics_and_artifacts(smoke):
