@@ -174,9 +174,10 @@ def parse_study(raw: Any, path: Path) -> Study:
     unknown = sorted(set(raw) - set(TOP_LEVEL))
     if unknown:
         raise StudyError(f"{where}: unknown field(s) {unknown}; known: {sorted(TOP_LEVEL)}")
-    missing = [k for k in REQUIRED if k not in raw]
+    missing = [k for k in REQUIRED if raw.get(k) is None]
     if missing:
-        raise StudyError(f"{where}: missing field(s) {missing}")
+        raise StudyError(f"{where}: missing or empty field(s) {missing}")
+    raw = {k: v for k, v in raw.items() if v is not None}  # `asha:` alone means defaults
     for key, kind in TOP_LEVEL.items():
         value = raw.get(key)
         if value is not None and not _is(value, kind):

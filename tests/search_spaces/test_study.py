@@ -60,7 +60,7 @@ def base() -> dict:
     ("edit", "message"),
     [
         (lambda s: s.update(epochz=3), r"unknown field\(s\) \['epochz'\]"),
-        (lambda s: s.pop("metric"), r"missing field\(s\) \['metric'\]"),
+        (lambda s: s.pop("metric"), r"missing or empty field\(s\) \['metric'\]"),
         (lambda s: s.update(seeds="0,1"), "field 'seeds': '0,1' is not a list"),
         (lambda s: s.update(seeds=[]), "field 'seeds'"),
         (lambda s: s.update(mode="maximise"), "field 'mode': 'maximise'"),

@@ -64,3 +64,42 @@ def test_noisy_copies_are_cached_per_snr(cache, annotations):
     assert features.shape[0] == int(mask.sum())
     clean = cache.clean(paths, SETTINGS)[mask]
     assert not torch.allclose(features, clean)
+
+
+def test_other_rates_and_channel_counts_are_handled_and_said_once(small_root, tmp_path, caplog):
+    import logging
+
+    import numpy as np
+    import soundfile
+
+    from trainables.audio import load_waveforms
+
+    frame = load_annotations(small_root).iloc[:6]
+    paths = []
+    for i, relative in enumerate(frame["audio_path"]):
+        audio, rate = soundfile.read(small_root / relative, dtype="float32")
+        if i < 3:  # 44.1 kHz, three channels
+            audio = np.stack([audio] * 3, axis=1)
+            audio = np.stack(
+                [
+                    np.interp(
+                        np.linspace(0, len(audio) - 1, 66150), np.arange(len(audio)), audio[:, c]
+                    )
+                    for c in range(3)
+                ],
+                axis=1,
+            )
+            rate = 44100
+        soundfile.write(tmp_path / f"{i}.wav", audio, rate)
+        paths.append(f"{i}.wav")
+    with caplog.at_level(logging.INFO, logger="trainables.audio"):
+        waveforms = load_waveforms(tmp_path, paths, 1.5, 16000)
+    assert waveforms.shape == (6, 24000)
+    assert torch.isfinite(waveforms).all() and (waveforms.abs().amax(dim=1) > 1e-3).all()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("resampling 3 file(s) from 44100 Hz to 16000 Hz") == 1
+    assert messages.count("resampling 3 file(s) from 22050 Hz to 16000 Hz") == 1
+    assert messages.count("mixing 3 file(s) with 3 channels down to mono") == 1
+    # the 44.1 kHz three-channel copy comes out as the original rendering does
+    original = load_waveforms(small_root, [frame["audio_path"].iloc[0]], 1.5, 16000)[0]
+    assert torch.allclose(waveforms[0], original, atol=0.02)
