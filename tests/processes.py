@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -62,19 +64,46 @@ def nodes_alive(address: str) -> int:
         f"import ray; ray.init(address={address!r}, logging_level='ERROR'); "
         "print(sum(n['Alive'] for n in ray.nodes()))"
     )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **TOKEN},
+        )
+    except subprocess.TimeoutExpired:  # the head is still starting on a busy machine
+        return 0
+    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else 0
+
+
+def node_ids(address: str) -> dict[str, list[str]]:
+    """The cluster's live node ids: {"head": [...], "workers": [...]}."""
+    probe = (
+        f"import ray, json; ray.init(address={address!r}, logging_level='ERROR'); "
+        "print(json.dumps([(n['NodeID'], 'node:__internal_head__' in n['Resources']) "
+        "for n in ray.nodes() if n['Alive']]))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, **TOKEN},
+        check=True,
     )
-    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else 0
+    nodes = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    return {
+        "head": [n for n, head in nodes if head],
+        "workers": [n for n, head in nodes if not head],
+    }
 
 
 @contextlib.contextmanager
 def two_node_cluster(logs: Path) -> Iterator[dict]:
     """A head and a worker node, one CPU each, started by `ray start` on loopback."""
+    logs.mkdir(parents=True, exist_ok=True)
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Unix socket paths stay under 108 bytes
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats", "--block"]
@@ -85,20 +114,21 @@ def two_node_cluster(logs: Path) -> Iterator[dict]:
             "--head",
             f"--port={port}",
             "--include-dashboard=false",
-            f"--temp-dir={logs / 'tmp'}",
+            f"--temp-dir={temp}",
             *common,
         ],
         logs / "head.log",
         TOKEN,
     )
-    wait_for(lambda: nodes_alive(address) >= 1, "the Ray head")
+    wait_for(lambda: nodes_alive(address) >= 1, "the Ray head", timeout=300)
     worker = start([RAY, "start", f"--address={address}", *common], logs / "worker.log", TOKEN)
     try:
-        wait_for(lambda: nodes_alive(address) >= 2, "the second Ray node")
+        wait_for(lambda: nodes_alive(address) >= 2, "the second Ray node", timeout=300)
         yield {"address": address, "head": head, "worker": worker, "logs": logs}
     finally:
         stop(worker)
         stop(head)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def healthy(url: str) -> bool:

@@ -17,6 +17,11 @@ from search_spaces.study import STUDIES_DIR
 from search_spaces.tags import ERROR, KEY, PARENT, ROLE, STATUS
 
 ROOT = Path(__file__).parents[2]
+#: Credentials a user's environment may hold: none may reach a log, param, tag or artifact.
+PLANTED_SECRETS = {
+    "MLFLOW_TRACKING_PASSWORD": "planted-pw-5f1d",
+    "AWS_SECRET_ACCESS_KEY": "planted-aws-93c0",
+}
 METRICS = {
     "train_loss",
     "test_loss",
@@ -89,6 +94,7 @@ def smoke(tmp_path_factory):
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, **PLANTED_SECRETS},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return folder, result
@@ -211,3 +217,24 @@ def test_a_killed_sweep_resumes_without_retraining(tmp_path):
             assert run.info.end_time == done[key]
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "test_psnr")]
         assert sorted(steps) == [1, 2, 3, 4, 5]  # no epoch logged twice
+
+
+def test_no_secret_reaches_mlflow_tune_or_the_output(smoke):
+    folder, result = smoke
+    client, parent, children = runs_of(folder, "smoke")
+    recorded = [result.stdout, result.stderr]
+    for run in [parent, *children]:
+        recorded += [str(run.data.params), str(run.data.tags)]
+    for run in children:
+        target = folder / "downloaded" / run.info.run_id
+        target.mkdir(parents=True)
+        local = Path(client.download_artifacts(run.info.run_id, "", str(target)))
+        recorded += [p.read_text() for p in local.rglob("*") if p.suffix in (".yaml", ".csv")]
+    recorded += [
+        p.read_text(errors="ignore")
+        for p in (folder / "tune").rglob("*")
+        if p.is_file() and p.suffix in (".json", ".csv", ".txt", ".log", ".pkl")
+    ]
+    recorded += [p.read_text() for p in (folder / "report").rglob("*.md")]
+    for secret in PLANTED_SECRETS.values():
+        assert not any(secret in text for text in recorded), secret
