@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# EXTRA_PACKAGES: more Debian packages, e.g. the SoundFonts the slow tests use
 needed=()
-for package in libcairo2 portaudio19-dev; do
+for package in libcairo2 portaudio19-dev ${EXTRA_PACKAGES:-}; do
     dpkg -s "$package" >/dev/null 2>&1 || needed+=("$package")
 done
 if ((${#needed[@]})); then
