@@ -16,6 +16,7 @@ import yaml
 
 from trainables.config import TrialConfig
 from trainables.errors import ConfigError
+from trainables.metrics import EPOCH_METRICS
 from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS
 
 STUDIES_DIR = Path(__file__).parent / "studies"
@@ -23,18 +24,7 @@ SEARCHERS = ("grid", "optuna")
 SCHEDULERS = ("none", "asha")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 #: Metrics a study may optimise: what every trial reports each epoch.
-METRICS = (
-    "test_psnr",
-    "test_note_acc",
-    "test_ssim",
-    "test_loss",
-    "test_psnr_low",
-    "test_psnr_mid",
-    "test_psnr_high",
-    "test_note_acc_low",
-    "test_note_acc_mid",
-    "test_note_acc_high",
-)
+METRICS = tuple(m for m in EPOCH_METRICS if m.startswith("test_"))
 TOP_LEVEL = {
     "name": str,
     "question": str,

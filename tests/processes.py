@@ -4,6 +4,7 @@ this machine, on loopback, each in its own process group so that a test can kill
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -59,10 +60,12 @@ def wait_for(check, what: str, timeout: float = 120) -> None:
     raise TimeoutError(f"{what} did not come up in {timeout} s")
 
 
-def nodes_alive(address: str) -> int:
+def ask_cluster(address: str, expression: str) -> object | None:
+    """Evaluate `expression` (JSON-able, with `ray` joined to the cluster) in a fresh
+    driver; None while the cluster does not answer yet."""
     probe = (
-        f"import ray; ray.init(address={address!r}, logging_level='ERROR'); "
-        "print(sum(n['Alive'] for n in ray.nodes()))"
+        f"import json, ray; ray.init(address={address!r}, logging_level='ERROR'); "
+        f"print(json.dumps({expression}))"
     )
     try:
         result = subprocess.run(
@@ -73,26 +76,23 @@ def nodes_alive(address: str) -> int:
             env={**os.environ, **TOKEN},
         )
     except subprocess.TimeoutExpired:  # the head is still starting on a busy machine
-        return 0
-    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else 0
+        return None
+    if result.returncode:
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def nodes_alive(address: str) -> int:
+    return ask_cluster(address, "sum(n['Alive'] for n in ray.nodes())") or 0
 
 
 def node_ids(address: str) -> dict[str, list[str]]:
     """The cluster's live node ids: {"head": [...], "workers": [...]}."""
-    probe = (
-        f"import ray, json; ray.init(address={address!r}, logging_level='ERROR'); "
-        "print(json.dumps([(n['NodeID'], 'node:__internal_head__' in n['Resources']) "
-        "for n in ray.nodes() if n['Alive']]))"
+    nodes = ask_cluster(
+        address,
+        "[(n['NodeID'], 'node:__internal_head__' in n['Resources']) "
+        "for n in ray.nodes() if n['Alive']]",
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **TOKEN},
-        check=True,
-    )
-    nodes = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     return {
         "head": [n for n, head in nodes if head],
         "workers": [n for n, head in nodes if not head],

@@ -16,6 +16,20 @@ from torchmetrics.functional.image import (
 
 from trainables.keys import KEYS, Register
 
+#: Per-register scores every evaluation reports.
+REGISTER_METRICS = tuple(
+    f"test_{score}_{register.value}" for score in ("psnr", "note_acc") for register in Register
+)
+#: The model's scores every epoch reports (a study optimises one of the test ones).
+EPOCH_METRICS = (
+    "train_loss",
+    "test_loss",
+    "test_psnr",
+    "test_ssim",
+    "test_note_acc",
+    *REGISTER_METRICS,
+)
+
 
 def psnr_per_sample(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """10 log10(1 / MSE) per image, MAX = 1."""

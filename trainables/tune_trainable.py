@@ -21,6 +21,7 @@ from ray import tune
 from trainables.artifacts import write_trial_artifacts
 from trainables.config import TrialConfig
 from trainables.dataset import DatasetSpec, ensure_dataset
+from trainables.metrics import EPOCH_METRICS
 from trainables.training import (
     TrainingDiverged,
     TrialTooLarge,
@@ -93,7 +94,7 @@ def train_in_tune(
         status = "diverged" if isinstance(error, TrainingDiverged) else "too_large"
         tune.report(
             {
-                **dict.fromkeys(REPORTED_METRICS, float("nan")),
+                **dict.fromkeys(EPOCH_METRICS, float("nan")),
                 "epoch": len(history),
                 "trial_key": key,
                 "reused": 0,
@@ -101,22 +102,6 @@ def train_in_tune(
                 "stop_reason": str(error),
             }
         )
-
-
-#: What every epoch reports; a stopped trial reports them as NaN.
-REPORTED_METRICS = (
-    "train_loss",
-    "test_loss",
-    "test_psnr",
-    "test_ssim",
-    "test_note_acc",
-    "test_psnr_low",
-    "test_psnr_mid",
-    "test_psnr_high",
-    "test_note_acc_low",
-    "test_note_acc_mid",
-    "test_note_acc_high",
-)
 
 
 def _train_and_report(

@@ -12,15 +12,7 @@ import pandas as pd
 
 from analysis.runs import HYPERPARAMETERS
 from trainables.config import TrialConfig
-
-REGISTER_METRICS = (
-    "test_psnr_low",
-    "test_psnr_mid",
-    "test_psnr_high",
-    "test_note_acc_low",
-    "test_note_acc_mid",
-    "test_note_acc_high",
-)
+from trainables.metrics import REGISTER_METRICS
 
 
 def trials_frame(

@@ -7,32 +7,37 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search_spaces.tags import ROLE, STATUS
+from search_spaces.tags import NODE, ROLE, STATUS
 from tests.processes import ROOT, TOKEN
 
 pytestmark = pytest.mark.cluster
 
 
-def test_smoke_study_runs_across_two_nodes_into_the_server(ray_cluster, tracking_server, tmp_path):
-    result = subprocess.run(
+def sweep_on(address: str, tracking_uri: str, storage, env: dict | None = None):
+    """What `ray submit ... platform/sweep.py -- --study smoke --address ...` runs."""
+    return subprocess.run(
         [
             sys.executable,
             "platform/sweep.py",
             "--study",
             "smoke",
             "--address",
-            ray_cluster["address"],
+            address,
             "--tracking-uri",
-            tracking_server,
+            tracking_uri,
             "--storage",
-            str(tmp_path / "tune"),
+            str(storage),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, **TOKEN},
+        env=env if env is not None else {**os.environ, **TOKEN},
     )
+
+
+def test_smoke_study_runs_across_two_nodes_into_the_server(ray_cluster, tracking_server, tmp_path):
+    result = sweep_on(ray_cluster["address"], tracking_server, tmp_path / "tune")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "trials: 4 finished" in result.stdout
 
@@ -41,32 +46,39 @@ def test_smoke_study_runs_across_two_nodes_into_the_server(ray_cluster, tracking
     runs = client.search_runs([experiment.experiment_id], f"tags.`{ROLE}` = 'trial'")
     assert len(runs) == 4
     assert all(r.data.tags[STATUS] == "finished" for r in runs)
-    nodes = {r.data.tags["ray_node_id"] for r in runs}
+    nodes = {r.data.tags[NODE] for r in runs}
     assert len(nodes) == 2, f"all trials ran on {nodes}"
     artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
     assert {"per_key_psnr.csv", "predictions.png", "model.pt"} <= artifacts
 
 
-def test_an_unreachable_tracking_server_stops_the_sweep_before_any_trial(ray_cluster, tmp_path):
+def test_the_report_builds_from_the_server(ray_cluster, tracking_server, tmp_path):
+    sweep_on(ray_cluster["address"], tracking_server, tmp_path / "tune")  # reused: seconds
     result = subprocess.run(
         [
             sys.executable,
-            "platform/sweep.py",
-            "--study",
+            "-m",
+            "analysis",
+            "report",
+            "--experiment",
             "smoke",
-            "--address",
-            ray_cluster["address"],
             "--tracking-uri",
-            "http://127.0.0.1:9",
-            "--storage",
-            str(tmp_path / "tune"),
+            tracking_server,
+            "--out",
+            str(tmp_path / "report"),
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
-        env={**os.environ, **TOKEN},
+        timeout=600,
     )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "smoke: 4 finished" in result.stdout
+    assert (tmp_path / "report" / "report.html").stat().st_size > 50_000
+
+
+def test_an_unreachable_tracking_server_stops_the_sweep_before_any_trial(ray_cluster, tmp_path):
+    result = sweep_on(ray_cluster["address"], "http://127.0.0.1:9", tmp_path / "tune")
     assert result.returncode == 2
     assert "MLflow tracking server http://127.0.0.1:9 is not reachable" in result.stderr
     assert not (tmp_path / "tune").exists()
@@ -74,24 +86,8 @@ def test_an_unreachable_tracking_server_stops_the_sweep_before_any_trial(ray_clu
 
 def test_joining_without_the_token_says_how_to_fix_it(ray_cluster, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "platform/sweep.py",
-            "--study",
-            "smoke",
-            "--address",
-            ray_cluster["address"],
-            "--tracking-uri",
-            f"sqlite:///{tmp_path / 'mlflow.db'}",
-            "--storage",
-            str(tmp_path / "tune"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    result = sweep_on(
+        ray_cluster["address"], f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "tune", env=env
     )
     assert result.returncode == 2
     assert "could not join the Ray cluster" in result.stderr
