@@ -272,6 +272,41 @@ def dataset_spec(study: Study) -> DatasetSpec:
     )
 
 
+def start_ray(options: SweepOptions) -> None:
+    """Join the cluster at `options.address`, or start Ray in this process."""
+    if ray.is_initialized():
+        return
+    if options.address:
+        join_cluster(options.address)
+    else:
+        ray.init(
+            num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False
+        )
+
+
+def _rerun_lost_trials(
+    study: Study, options: SweepOptions, runs: SweepRuns, dataset_hash: str, grid, name: str
+) -> tune.Tuner | None:
+    """A tuner for the grid's planned trials that neither MLflow nor this launch of Tune
+    knows (a killed driver's trials started after Tune's last snapshot), or None."""
+    try:
+        runs.finished = finished_trials(runs.client, runs.experiment_id)
+    except Exception as error:  # MLflow went away: Tune's results are all there is
+        log.warning("MLflow unreachable after the sweep (%s)", str(error).splitlines()[0][:200])
+        return None
+    seen = {trial_key(study.name, dataset_hash, trial_config(r.config, study.seeds)) for r in grid}
+    known = runs.finished.keys() | seen
+    missing = [
+        c for c in grid_configs(study) if trial_key(study.name, dataset_hash, c) not in known
+    ]
+    if not missing:
+        return None
+    log.warning("%d planned trial(s) missing after resume; running them", len(missing))
+    return _tuner(
+        study, options, runs, dataset_hash, study.dataset.root, missing, name, restore=False
+    )
+
+
 def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     """Run (or resume) `study` to completion and return what it found."""
     if options.address is None:
@@ -291,51 +326,17 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
         "space": {d.name: [d.kind, list(d.values)] for d in study.space},
     }
     runs = open_sweep(options.tracking_uri, study, dataset_hash, params)
-    if not ray.is_initialized():
-        if options.address:
-            join_cluster(options.address)
-        else:
-            ray.init(
-                num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False
-            )
+    start_ray(options)
     check_cluster_resources(study)
-    configs = grid_configs(study) if study.searcher == "grid" else None
     name = f"{study.name}-{study.digest()}"
     tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, None, name, restore=True)
     grid = tuner.fit()
-    frames = [grid.get_dataframe()]
-    callbacks = _callbacks(tuner)
-    try:
-        finished = finished_trials(runs.client, runs.experiment_id)
-    except Exception as error:  # MLflow went away: skip what needs it, keep Tune's results
-        log.warning("MLflow unreachable after the sweep (%s)", str(error).splitlines()[0][:200])
-        finished, configs = None, None
-    if configs is not None:  # trials Tune lost with a killed driver: run them now
-        runs.finished = finished
-        # Trials Tune ran in this launch (finished, stopped or errored) are not lost.
-        seen = {
-            trial_key(study.name, dataset_hash, trial_config(result.config, study.seeds))
-            for result in grid
-        }
-        missing = [
-            c
-            for c in configs
-            if trial_key(study.name, dataset_hash, c) not in runs.finished.keys() | seen
-        ]
-        if missing:
-            log.warning("%d planned trial(s) missing after resume; running them", len(missing))
-            fill = _tuner(
-                study,
-                options,
-                runs,
-                dataset_hash,
-                study.dataset.root,
-                missing,
-                f"{name}-fill",
-                restore=False,
-            )
-            frames.append(fill.fit().get_dataframe())
-            callbacks += _callbacks(fill)
+    frames, callbacks = [grid.get_dataframe()], _callbacks(tuner)
+    if study.searcher == "grid":
+        rerun = _rerun_lost_trials(study, options, runs, dataset_hash, grid, f"{name}-fill")
+        if rerun is not None:
+            frames.append(rerun.fit().get_dataframe())
+            callbacks += _callbacks(rerun)
     results = pd.concat(frames, ignore_index=True)
     try:
         lost = close_orphans(runs)
