@@ -107,13 +107,16 @@ def two_node_cluster(logs: Path) -> Iterator[dict]:
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats", "--block"]
+    dashboard = free_port()
     head = start(
         [
             RAY,
             "start",
             "--head",
             f"--port={port}",
-            "--include-dashboard=false",
+            "--include-dashboard=true",  # the job server behind `ray job submit`
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
             f"--temp-dir={temp}",
             *common,
         ],
@@ -124,7 +127,13 @@ def two_node_cluster(logs: Path) -> Iterator[dict]:
     worker = start([RAY, "start", f"--address={address}", *common], logs / "worker.log", TOKEN)
     try:
         wait_for(lambda: nodes_alive(address) >= 2, "the second Ray node", timeout=300)
-        yield {"address": address, "head": head, "worker": worker, "logs": logs}
+        yield {
+            "address": address,
+            "jobs": f"http://127.0.0.1:{dashboard}",
+            "head": head,
+            "worker": worker,
+            "logs": logs,
+        }
     finally:
         stop(worker)
         stop(head)

@@ -92,3 +92,30 @@ def test_joining_without_the_token_says_how_to_fix_it(ray_cluster, tmp_path):
     assert result.returncode == 2
     assert "could not join the Ray cluster" in result.stderr
     assert "RAY_AUTH_MODE=token" in result.stderr
+
+
+def test_ray_job_submit_runs_the_study_on_the_cluster(ray_cluster, tmp_path):
+    """`ray job submit` against a running cluster whose nodes have the project installed
+    (as in the node image). No --working-dir here: both raylets share this machine's Ray
+    temp folder, and one replacing the other's unpacked copy pulls the driver's cwd away."""
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    entrypoint = (
+        f"cd {ROOT} && {sys.executable} platform/sweep.py --study smoke "
+        f"--address auto --tracking-uri {tracking} --storage {tmp_path / 'tune'}"
+    )
+    result = subprocess.run(
+        [ray, "job", "submit", "--address", ray_cluster["jobs"], "--", "bash", "-c", entrypoint],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **TOKEN},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "trials: 4 finished" in result.stdout and "succeeded" in result.stdout + result.stderr
+    client = MlflowClient(tracking)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("smoke").experiment_id], f"tags.`{ROLE}` = 'trial'"
+    )
+    assert len(runs) == 4 and len({r.data.tags[NODE] for r in runs}) == 2
