@@ -11,7 +11,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.processes import ROOT, mlflow_server
-from tests.search_spaces.test_sweep import custom_study, runs_of, sweep_command
+from tests.search_spaces.test_sweep import (
+    custom_study,
+    finished_children,
+    runs_of,
+    sweep_command,
+)
 from trainables.config import TrialConfig
 from trainables.training import available_memory, training_memory
 
@@ -109,3 +114,55 @@ def test_tracking_server_going_away_does_not_stop_the_sweep(tmp_path):
     results = tune_results(tmp_path / "tune")
     assert len(results) == 4
     assert all(r["epoch"] == 3 and r["test_psnr"] > 0 for r in results)
+
+
+@pytest.mark.slow
+def test_a_killed_optuna_sweep_resumes_with_its_searcher(tmp_path):
+    """TPE's history survives the driver: after kill -9 and the same command again, the
+    study finishes its planned trials, each once, without retraining the finished ones."""
+
+    def edit(raw):
+        raw.update(
+            searcher="optuna",
+            num_trials=4,
+            seeds=[0],
+            max_concurrent=1,
+            optuna={"seed": 3, "n_startup_trials": 2},
+        )
+        raw["fixed"].pop("lr")
+        raw["fixed"]["epochs"] = 2
+        raw["space"] = {"lr": {"loguniform": [0.0005, 0.005]}}
+
+    study = custom_study(tmp_path, "tpe", edit)
+    driver = subprocess.Popen(
+        sweep_command(study, tmp_path),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 600
+    while finished_children(tmp_path, "tpe") < 2:
+        assert driver.poll() is None and time.time() < deadline
+        time.sleep(0.5)
+    driver.send_signal(9)
+    driver.wait()
+    _, _, before = runs_of(tmp_path, "tpe")
+    done = {
+        r.data.tags["sheetsweep.trial_key"]: r.info.end_time
+        for r in before
+        if r.info.status == "FINISHED"
+    }
+
+    result = subprocess.run(
+        sweep_command(study, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, _, after = runs_of(tmp_path, "tpe")
+    finished = [r for r in after if r.info.status == "FINISHED"]
+    assert len(finished) == 4  # the planned four, no more
+    assert len({r.data.params["lr"] for r in finished}) == 4  # four distinct suggestions
+    assert not [r for r in after if r.info.status == "RUNNING"]  # no orphan left running
+    for run in finished:
+        key = run.data.tags["sheetsweep.trial_key"]
+        if key in done:
+            assert run.info.end_time == done[key]  # not trained again
