@@ -166,3 +166,54 @@ def mlflow_server(folder: Path, env: dict | None = None) -> Iterator[dict]:
         yield {"url": url, "process": server, "log": folder / "server.log"}
     finally:
         stop(server)
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL (Debian's postgresql) on loopback; yields its SQLAlchemy URI.
+    The server runs as the `postgres` user (PostgreSQL refuses root), in a folder of its
+    own under /tmp (pytest's folders are closed to other users)."""
+    folder = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))
+    data = folder / "pgdata"
+    shutil.chown(folder, "postgres")
+    port = free_port()
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    as_postgres(str(POSTGRES_BIN / "initdb"), "-D", str(data), "-A", "trust")
+    as_postgres(
+        str(POSTGRES_BIN / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(folder / "log"),
+        "-o",
+        f"-p {port} -h 127.0.0.1 -k {folder}",
+        "-w",
+        "start",
+    )
+    try:
+        as_postgres(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            "create user mlflow password 'test-only'",
+            "-c",
+            "create database mlflow owner mlflow",
+        )
+        yield f"postgresql://mlflow:test-only@127.0.0.1:{port}/mlflow"
+    finally:
+        as_postgres(str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.processes import mlflow_server, two_node_cluster
+from tests.processes import mlflow_server, postgres_database, two_node_cluster
 
 
 @pytest.fixture(scope="session")
@@ -13,5 +13,10 @@ def ray_cluster(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="session")
 def tracking_server(tmp_path_factory) -> Iterator[str]:
-    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
+    """`mlflow/serve.sh` on a PostgreSQL backend store, as on a cluster."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with (
+        postgres_database() as database,
+        mlflow_server(folder, {"MLFLOW_BACKEND_STORE_URI": database}) as server,
+    ):
         yield server["url"]
