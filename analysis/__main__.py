@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
 from analysis.report import build_report, log_report, write_report
 from analysis.runs import AnalysisError, load_runs
-
-
-def default_tracking_uri() -> str:
-    """Where the sweeps write by default: `MLFLOW_TRACKING_URI`, else ./mlflow.db."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+from search_spaces.tags import default_tracking_uri
 
 
 def parser() -> argparse.ArgumentParser:

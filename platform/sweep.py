@@ -19,7 +19,7 @@ from pathlib import Path
 
 from search_spaces.study import Study, StudyError, load_study
 from search_spaces.sweep import SweepOptions, SweepSummary, describe_plan, run_sweep
-from search_spaces.tracking import default_tracking_uri
+from search_spaces.tags import default_tracking_uri
 from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
 

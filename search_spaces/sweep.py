@@ -27,6 +27,7 @@ from ray.tune.search import ConcurrencyLimiter, Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.study import Dimension, Study, StudyError
+from search_spaces.tags import default_tracking_uri
 from search_spaces.tracking import (
     HTTP_LIMITS,
     STATUS,
@@ -35,7 +36,6 @@ from search_spaces.tracking import (
     check_tracking,
     child_runs,
     close_orphans,
-    default_tracking_uri,
     finished_trials,
     open_sweep,
     run_name,

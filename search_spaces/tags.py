@@ -1,4 +1,14 @@
-"""The MLflow tags a sweep writes and the analysis reads: the contract between them."""
+"""Where a sweep's runs go and the MLflow tags it writes: the contract between the sweep
+and the analysis, kept free of heavy imports so the report starts fast."""
+
+import os
+from pathlib import Path
+
+
+def default_tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, else a SQLite store in the working folder."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
 
 PARENT = "mlflow.parentRunId"
 STUDY = "sheetsweep.study"

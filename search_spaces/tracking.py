@@ -52,11 +52,6 @@ HTTP_LIMITS = {
 NOT_METRICS = {"epoch", "trial_key", "reused", "node_id", "stop_status", "stop_reason"}
 
 
-def default_tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI`, else a SQLite store in the working folder."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
 class TrackingUnreachable(SheetsweepError):
     """The tracking store cannot be reached or written: nothing would be recorded."""
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from tests.processes import ROOT, mlflow_server
 from tests.search_spaces.test_sweep import (
     custom_study,
-    finished_children,
+    kill_driver_after,
     runs_of,
     sweep_command,
 )
@@ -36,7 +39,7 @@ def too_wide() -> int:
     width = 256
     while training_memory(
         TrialConfig(width=width, n_mels=64, hop_length=512, batch_size=16), 47
-    ) < 2 * available_memory(__import__("torch").device("cpu")):
+    ) < 2 * available_memory(torch.device("cpu")):
         width *= 2
     return width
 
@@ -105,8 +108,7 @@ def test_tracking_server_going_away_does_not_stop_the_sweep(tmp_path):
             ):
                 break
             time.sleep(1)
-        server["process"].kill()
-        __import__("os").killpg(server["process"].pid, 9)
+        os.killpg(server["process"].pid, signal.SIGKILL)  # the server and its workers
         output, _ = driver.communicate(timeout=600)
     assert driver.returncode == 0, output[-3000:]
     assert "could not" in output and "in MLflow" in output
@@ -134,18 +136,7 @@ def test_a_killed_optuna_sweep_resumes_with_its_searcher(tmp_path):
         raw["space"] = {"lr": {"loguniform": [0.0005, 0.005]}}
 
     study = custom_study(tmp_path, "tpe", edit)
-    driver = subprocess.Popen(
-        sweep_command(study, tmp_path),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 600
-    while finished_children(tmp_path, "tpe") < 2:
-        assert driver.poll() is None and time.time() < deadline
-        time.sleep(0.5)
-    driver.send_signal(9)
-    driver.wait()
+    kill_driver_after(study, tmp_path, "tpe", finished=2, timeout=600)
     _, _, before = runs_of(tmp_path, "tpe")
     done = {
         r.data.tags["sheetsweep.trial_key"]: r.info.end_time

@@ -183,24 +183,27 @@ def finished_children(folder: Path, study: str) -> int:
     return len(runs)
 
 
-def test_a_killed_sweep_resumes_without_retraining(tmp_path):
-    def edit(raw):
-        raw["fixed"]["epochs"] = 5
-
-    study = custom_study(tmp_path, "resume", edit)
+def kill_driver_after(study: Path, folder: Path, name: str, finished: int, timeout: float) -> None:
+    """Launch the sweep, wait until `finished` trials are FINISHED in MLflow, then kill -9
+    its driver (the Ray processes it started are left to notice on their own)."""
     driver = subprocess.Popen(
-        sweep_command(study, tmp_path),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        sweep_command(study, folder), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.time() + 300
-    while finished_children(tmp_path, "resume") < 1:
+    deadline = time.time() + timeout
+    while finished_children(folder, name) < finished:
         assert driver.poll() is None, "the sweep ended before it could be interrupted"
         assert time.time() < deadline
         time.sleep(0.5)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
+
+
+def test_a_killed_sweep_resumes_without_retraining(tmp_path):
+    def edit(raw):
+        raw["fixed"]["epochs"] = 5
+
+    study = custom_study(tmp_path, "resume", edit)
+    kill_driver_after(study, tmp_path, "resume", finished=1, timeout=300)
     client, _, before = runs_of(tmp_path, "resume")
     done = {r.data.tags[KEY]: r.info.end_time for r in before if r.info.status == "FINISHED"}
     assert 1 <= len(done) < 4
