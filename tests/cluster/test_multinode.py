@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -104,14 +105,32 @@ def test_ray_job_submit_runs_the_study_on_the_cluster(ray_cluster, tmp_path):
         f"cd {ROOT} && {sys.executable} platform/sweep.py --study smoke "
         f"--address auto --tracking-uri {tracking} --storage {tmp_path / 'tune'}"
     )
-    result = subprocess.run(
-        [ray, "job", "submit", "--address", ray_cluster["jobs"], "--", "bash", "-c", entrypoint],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **TOKEN},
-    )
+    submit = [
+        ray,
+        "job",
+        "submit",
+        "--address",
+        ray_cluster["jobs"],
+        "--",
+        "bash",
+        "-c",
+        entrypoint,
+    ]
+    deadline = time.monotonic() + 180
+    while True:
+        result = subprocess.run(
+            submit,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, **TOKEN},
+        )
+        # A busy head registers its job agent some seconds after the node is up, and the job
+        # server answers "No available agent ..., please try again later" until then.
+        if "No available agent" not in result.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(5)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "trials: 4 finished" in result.stdout and "succeeded" in result.stdout + result.stderr
     client = MlflowClient(tracking)
