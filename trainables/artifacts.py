@@ -1,4 +1,5 @@
-"""What a trial leaves behind: per-key PSNR, a prediction grid, loss curves, weights."""
+"""What a trial leaves behind: per-key PSNR, per-sample scores, prediction grids of keys
+across the keyboard and of the worst keys, loss curves, weights."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from trainables.metrics import per_key_table
 from trainables.training import Split, TrialData, predict
 
 PER_KEY_PSNR = "per_key_psnr.csv"
+TEST_SCORES = "test_scores.csv"
 PREDICTIONS = "predictions.png"
+WORST_KEYS = "worst_keys.png"
 LOSS_CURVES = "loss_curves.png"
 WEIGHTS = "model.pt"
 HISTORY = "metrics.csv"
@@ -30,6 +33,22 @@ def write_per_key_psnr(scores: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def write_test_scores(scores: pd.DataFrame, path: Path) -> Path:
+    """One row per test sample: its key, the key its prediction is nearest to, its scores."""
+    table = scores.assign(
+        note=scores["midi"].map(note_name), predicted_note=scores["predicted_midi"].map(note_name)
+    )
+    columns = ["midi", "note", "register", "predicted_midi", "predicted_note", "correct"]
+    table[[*columns, "psnr", "ssim"]].to_csv(path, index=False, float_format="%.4f")
+    return path
+
+
+def worst_samples(scores: pd.DataFrame, n: int = 6) -> list[int]:
+    """Test-sample indices of the `n` keys with the lowest PSNR, each key's worst sample."""
+    worst = scores.sort_values("psnr").drop_duplicates("midi").head(n)
+    return worst.index.tolist()
+
+
 def grid_samples(split: Split, n: int = 8) -> list[int]:
     """Indices of `n` test samples of keys spread evenly over the keyboard."""
     keys = split.keys.cpu()
@@ -39,10 +58,16 @@ def grid_samples(split: Split, n: int = 8) -> list[int]:
 
 
 def save_prediction_grid(
-    model, data: TrialData, config: TrialConfig, path: Path, n: int = 8
+    model,
+    data: TrialData,
+    config: TrialConfig,
+    path: Path,
+    n: int = 8,
+    indices: list[int] | None = None,
 ) -> Path:
-    """Rows of keys across the keyboard: true image beside the predicted one."""
-    indices = grid_samples(data.test, n)
+    """Rows of test samples (by default keys across the keyboard): the true image beside
+    the predicted one."""
+    indices = grid_samples(data.test, n) if indices is None else indices
     predicted = predict(model, data.test.features[indices], config).cpu()
     figure, axes = plt.subplots(len(indices), 2, figsize=(6.4, 1.9 * len(indices)))
     axes = axes.reshape(len(indices), 2)
@@ -105,7 +130,9 @@ def write_trial_artifacts(
         out / CONFIG,
         out / HISTORY,
         write_per_key_psnr(scores, out / PER_KEY_PSNR),
+        write_test_scores(scores, out / TEST_SCORES),
         save_prediction_grid(model, data, config, out / PREDICTIONS),
+        save_prediction_grid(model, data, config, out / WORST_KEYS, indices=worst_samples(scores)),
         save_loss_curves(history, out / LOSS_CURVES),
         save_weights(model, out / WEIGHTS),
     ]

@@ -1,4 +1,12 @@
-"""The three losses the study compares, computed in fp32 whatever the autocast precision."""
+"""The three losses the study compares, computed in fp32 whatever the autocast precision.
+
+SSIM is torchmetrics' definition (11-tap Gaussian window, sigma 1.5, K1 0.01, K2 0.03,
+reflect padding, the mean of the full SSIM map), computed with the 2-D Gaussian split
+into two 1-D depthwise convolutions in channels_last, which oneDNN runs fast on a CPU,
+and with the target's local statistics outside autograd. torchmetrics' own 11x11
+convolution made a training step more than 3x slower than with smooth L1;
+`benchmarks/step_throughput.py` measures the ratio of this one.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +14,62 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
+SSIM_TAPS = 11
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def gaussian_taps(taps: int = SSIM_TAPS, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """The normalised 1-D Gaussian window (float32) whose outer product is torchmetrics'."""
+    distance = torch.arange(taps, dtype=torch.float64) - (taps - 1) / 2
+    window = torch.exp(-((distance / sigma) ** 2) / 2)
+    return (window / window.sum()).float()
+
+
+_TAPS = gaussian_taps()
+
+
+def gaussian_blur(images: torch.Tensor) -> torch.Tensor:
+    """Blur each channel of (N, C, H, W) with the SSIM window, reflect-padded to keep H x W."""
+    channels, pad = images.shape[1], SSIM_TAPS // 2
+    taps = _TAPS.to(images.device)
+    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")
+    padded = padded.contiguous(memory_format=torch.channels_last)
+    rows = F.conv2d(padded, taps.view(1, 1, -1, 1).expand(channels, 1, -1, -1), groups=channels)
+    return F.conv2d(rows, taps.view(1, 1, 1, -1).expand(channels, 1, -1, -1), groups=channels)
+
+
+def ssim(prediction: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM of a batch of (N, C, H, W) images, as torchmetrics'
+    `structural_similarity_index_measure(prediction, target, data_range=data_range)`."""
+    if prediction.shape != target.shape or prediction.ndim != 4:
+        raise ValueError(
+            f"expected two (N, C, H, W) tensors of one shape, got {tuple(prediction.shape)} "
+            f"and {tuple(target.shape)}"
+        )
+    with torch.autocast(prediction.device.type, enabled=False):
+        x, y = prediction.float(), target.float().detach()
+        c = x.shape[1]
+        with torch.no_grad():  # the target's statistics need no gradient: 2 blurs of 5 saved
+            mu_y, yy = gaussian_blur(torch.cat((y, y * y), dim=1)).split(c, dim=1)
+        mu_x, xx, xy = gaussian_blur(torch.cat((x, x * x, x * y), dim=1)).split(c, dim=1)
+        mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+        var_x = torch.clamp(xx - mu_xx, min=0.0)
+        var_y = torch.clamp(yy - mu_yy, min=0.0)
+        cov = xy - mu_xy
+        c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+        similarity = ((2 * mu_xy + c1) * (2 * cov + c2)) / (
+            (mu_xx + mu_yy + c1) * (var_x + var_y + c2)
+        )
+        return similarity.mean()
+
 
 def ssim_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1 - SSIM (11x11 Gaussian window, MAX = 1)."""
-    return 1.0 - structural_similarity_index_measure(prediction, target, data_range=1.0)
+    """1 - SSIM (11-tap Gaussian window, sigma 1.5, MAX = 1)."""
+    return 1.0 - ssim(prediction, target, data_range=1.0)
 
 
 LOSSES: dict[str, LossFn] = {

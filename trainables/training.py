@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
     paths = frame["audio_path"].tolist()
     clean = cache.clean(paths, config.features)
     keys = torch.tensor(frame["midi"].to_numpy() - LOWEST_MIDI)
-    is_train = torch.tensor((frame["split"] == "train").to_numpy())
+    is_train = torch.tensor(train_rows(frame, config, root))
     if not is_train.any() or is_train.all():
         raise DatasetError(f"{root}: the split needs both train and test samples")
     train_x, train_k = [clean[is_train]], [keys[is_train]]
@@ -140,6 +141,20 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
         dataset_hash=manifest["dataset_hash"],
         baseline_psnr=mean_image_psnr(targets, train.keys.to(device), test.keys.to(device)),
     )
+
+
+def train_rows(frame: pd.DataFrame, config: TrialConfig, root: Path) -> np.ndarray:
+    """Which annotation rows train: the dataset's split, or all but the held-out instruments."""
+    if config.held_out is None:
+        return (frame["split"] == "train").to_numpy()
+    known = set(frame["instrument"])
+    unknown = sorted(set(config.held_instruments) - known)
+    if unknown:
+        raise DatasetError(
+            f"{root}: held_out names instrument(s) {unknown} that the dataset does not have; "
+            f"it has {sorted(known)}"
+        )
+    return (~frame["instrument"].isin(config.held_instruments)).to_numpy()
 
 
 def _autocast(config: TrialConfig, device: torch.device) -> contextlib.AbstractContextManager:
@@ -210,6 +225,7 @@ class EpochResult:
     scores: pd.DataFrame  # per clean test sample
     model: SheetMusicNet
     optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator  # the batch order's state, for an exact resume
 
     def state(self) -> dict:
@@ -218,8 +234,19 @@ class EpochResult:
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
             "generator": self.generator.get_state(),
         }
+
+
+def lr_schedule(
+    config: TrialConfig, optimizer: torch.optim.Optimizer, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Stepped once per batch. Cosine annealing to 0 over the whole trial lets the last
+    epochs settle on sharp staff lines that a constant rate keeps shaking."""
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
 
 def train_trial(
@@ -236,13 +263,16 @@ def train_trial(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = loss_fn(config.loss)
     generator = torch.Generator().manual_seed(config.seed)
+    n = len(data.train)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    schedule = lr_schedule(config, optimizer, steps=config.epochs * steps_per_epoch)
     first_epoch = 1
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["schedule"])
         generator.set_state(resume["generator"])
         first_epoch = resume["epoch"] + 1
-    n = len(data.train)
     for epoch in range(first_epoch, config.epochs + 1):
         started = time.perf_counter()
         model.train()
@@ -260,6 +290,7 @@ def train_trial(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                schedule.step()
             except torch.OutOfMemoryError as error:
                 raise TrialTooLarge(
                     f"out of memory on {device} at width={config.width}, batch_size="
@@ -288,4 +319,4 @@ def train_trial(
             metrics.update({k: noisy[k] for k in ("noisy_test_psnr", "noisy_test_note_acc")})
         metrics["epoch_time_s"] = time.perf_counter() - started
         metrics = {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
-        yield EpochResult(epoch, metrics, scores, model, optimizer, generator)
+        yield EpochResult(epoch, metrics, scores, model, optimizer, schedule, generator)

@@ -7,8 +7,17 @@ import torch
 import yaml
 from PIL import Image
 
-from trainables.artifacts import LOSS_CURVES, PER_KEY_PSNR, PREDICTIONS, WEIGHTS, load_weights
+from trainables.artifacts import (
+    LOSS_CURVES,
+    PER_KEY_PSNR,
+    PREDICTIONS,
+    TEST_SCORES,
+    WEIGHTS,
+    WORST_KEYS,
+    load_weights,
+)
 from trainables.config import TrialConfig
+from trainables.errors import DatasetError
 from trainables.model import SheetMusicNet
 from trainables.training import prepare_data, train_trial
 from trainables.trial import run_trial
@@ -50,9 +59,19 @@ def test_per_key_psnr_csv_covers_every_test_key(trial):
     assert table["psnr"].mean() == pytest.approx(outcome.final["test_psnr"], rel=1e-4)
 
 
+def test_test_scores_name_each_prediction_and_agree_with_the_metrics(trial):
+    _, outcome, out = trial
+    table = pd.read_csv(out / TEST_SCORES)
+    assert len(table) == 88
+    assert (table["correct"] == (table["midi"] == table["predicted_midi"])).all()
+    assert table["correct"].mean() == pytest.approx(outcome.final["test_note_acc"])
+    assert table["psnr"].mean() == pytest.approx(outcome.final["test_psnr"], rel=1e-4)
+    assert table.loc[table["midi"] == 60, "note"].item() == "C4"
+
+
 def test_images_and_weights_are_well_formed(trial, small_root):
     config, _, out = trial
-    for name in (PREDICTIONS, LOSS_CURVES):
+    for name in (PREDICTIONS, WORST_KEYS, LOSS_CURVES):
         image = np.asarray(Image.open(out / name).convert("L"))
         assert image.shape[0] > 200 and image.shape[1] > 300
         assert image.std() > 10  # not a blank canvas
@@ -89,3 +108,27 @@ def test_cli_prints_epochs_and_rejects_bad_values(small_root, tmp_path, capsys):
     code = trial_main(["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "cli")])
     assert code == 2
     assert "nothing holds no dataset" in capsys.readouterr().err
+
+
+def test_held_out_instruments_are_the_whole_test_set(small_root):
+    config = TrialConfig(**{**QUICK, "held_out": "TimGM6mb-p1"})
+    data = prepare_data(small_root, config, torch.device("cpu"))
+    assert len(data.test) == 176 and len(data.train) == 176  # 88 keys x 2 velocities each
+    assert sorted(data.test.keys.tolist()) == sorted(list(range(88)) * 2)
+
+
+def test_an_unknown_held_out_instrument_is_named(small_root):
+    config = TrialConfig(**{**QUICK, "held_out": "TimGM6mb-p1, Steinway"})
+    with pytest.raises(DatasetError, match=r"\['Steinway'\].*TimGM6mb-p0"):
+        prepare_data(small_root, config, torch.device("cpu"))
+
+
+def test_the_cosine_schedule_anneals_to_zero_and_resumes(small_root):
+    config = TrialConfig(**{**QUICK, "epochs": 2, "lr_schedule": "cosine"})
+    data = prepare_data(small_root, config, torch.device("cpu"))
+    results = list(train_trial(config, data))
+    assert results[-1].optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
+    first = next(train_trial(config, data))
+    resumed = next(train_trial(config, data, resume=first.state()))
+    assert resumed.epoch == 2
+    assert resumed.metrics["test_loss"] == results[-1].metrics["test_loss"]
