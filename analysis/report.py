@@ -29,6 +29,7 @@ from analysis.figures import (
 )
 from analysis.noise_study import noise_studies
 from analysis.runs import Runs, config_labels, require_finished, varying_fields
+from analysis.scorecard import is_single_config, scorecard
 from analysis.tables import Table, configs_table, grid_tables, kernel_tables, loss_tables
 
 HTML_NAME = "report.html"
@@ -133,6 +134,8 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
             report.add(Heading(table.title, 3), Text(table.caption), TableBlock(table))
             if "thesis_psnr" in table.data:
                 report.add(Text(_ranking(table)))
+    if is_single_config(trials):
+        _scorecard_section(report, runs, name)
     for study in noise_studies(trials):
         report.add(Heading(f"Noise per register: {name}", 3), Text(study.answer))
         for table in study.tables():
@@ -181,6 +184,23 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
             f"Per epoch, from the MLflow metric history of finished trials.{shown}",
         )
     report.add(*_unfinished(trials, name))
+
+
+def _scorecard_section(report: Report, runs: Runs, name: str) -> None:
+    """One configuration over seeds: per register, other test audio, the keys it misses."""
+    card = scorecard(runs, name)
+    report.add(Heading(f"The configuration, scored: {name}", 3), Text(card.summary))
+    for table in (card.registers, card.generalisation, card.confusions):
+        report.add(Text(f"**{table.title}.** {table.caption}"), TableBlock(table))
+    if card.worst_keys_png is not None:
+        report.add(
+            FigureBlock(
+                f"worst_keys_{_slug(name)}",
+                card.worst_keys_png,
+                "The six keys with the lowest test PSNR in the seed that scored lowest: the "
+                "true staff beside the predicted one.",
+            )
+        )
 
 
 def _ranking(table: Table) -> str:

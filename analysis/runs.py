@@ -16,7 +16,7 @@ import tempfile
 import types
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from search_spaces.tags import COMMIT, DATASET, ERROR, KEY, PARENT, ROLE, STATUS
-from trainables.artifacts import PER_KEY_PSNR
+from trainables.artifacts import PER_KEY_PSNR, TEST_SCORES
 from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
 
@@ -42,6 +42,7 @@ HISTORY_METRICS = ("train_loss", "test_loss", "test_psnr", "test_note_acc", "tes
 #: Direction of "best" for the history metrics (losses fall, scores rise).
 LOWER_IS_BETTER = frozenset({"train_loss", "test_loss"})
 PER_KEY_COLUMNS = ("run_id", "midi", "note", "register", "psnr", "ssim", "note_acc", "n")
+TEST_SCORE_COLUMNS = ("run_id", "midi", "note", "register", "predicted_midi", "correct", "psnr")
 _RUN_STATUS = {
     "FINISHED": "finished",
     "FAILED": "failed",
@@ -72,6 +73,10 @@ class Runs:
     trials: pd.DataFrame  # one row per child run: ids, status, params, final and best metrics
     history: pd.DataFrame  # run_id, metric, epoch, value
     per_key: pd.DataFrame  # run_id, midi, note, register, psnr, ssim, note_acc, n
+    # one row per clean test sample of the finished trials: what each prediction was read as
+    test_scores: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(TEST_SCORE_COLUMNS))
+    )
 
     @property
     def finished(self) -> pd.DataFrame:
@@ -137,8 +142,20 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
     trials = _typed(trials)
     history = _history(client, trials)
     trials = _with_best(trials, history)
-    per_key = _per_key(client, trials[trials["status"].isin(["finished", "pruned"])])
-    return Runs(tracking_uri, pd.DataFrame(found), trials.reset_index(drop=True), history, per_key)
+    per_key = _artifact_tables(
+        client, trials[trials["status"].isin(["finished", "pruned"])], PER_KEY_PSNR, PER_KEY_COLUMNS
+    )
+    test_scores = _artifact_tables(
+        client, trials[trials["status"] == "finished"], TEST_SCORES, TEST_SCORE_COLUMNS
+    )
+    return Runs(
+        tracking_uri,
+        pd.DataFrame(found),
+        trials.reset_index(drop=True),
+        history,
+        per_key,
+        test_scores,
+    )
 
 
 def require_finished(runs: Runs) -> None:
@@ -320,19 +337,23 @@ def _no_progress_bars() -> Iterator[None]:
             os.environ[name] = before
 
 
-def _per_key(client: MlflowClient, trials: pd.DataFrame) -> pd.DataFrame:
+def _artifact_tables(
+    client: MlflowClient, trials: pd.DataFrame, artifact: str, columns: tuple[str, ...]
+) -> pd.DataFrame:
+    """The CSV artifact `artifact` of every run in `trials`, stacked with a run_id column.
+    A run without it (an older trial, a failed upload) is skipped with a warning."""
     frames = []
     with tempfile.TemporaryDirectory() as folder, _no_progress_bars():
         for run_id in trials["run_id"]:
             try:
-                path = client.download_artifacts(run_id, PER_KEY_PSNR, str(Path(folder) / run_id))
+                path = client.download_artifacts(run_id, artifact, str(Path(folder) / run_id))
             except (MlflowException, OSError) as error:
-                log.warning("run %s has no %s artifact: %s", run_id, PER_KEY_PSNR, error)
+                log.warning("run %s has no %s artifact: %s", run_id, artifact, error)
                 continue
             table = pd.read_csv(path, dtype={"note": str, "register": str})
             table.insert(0, "run_id", run_id)
             frames.append(table)
     if not frames:
-        return pd.DataFrame(columns=list(PER_KEY_COLUMNS))
-    per_key = pd.concat(frames, ignore_index=True)
-    return per_key[[c for c in PER_KEY_COLUMNS if c in per_key]]
+        return pd.DataFrame(columns=list(columns))
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked[[c for c in columns if c in stacked]]

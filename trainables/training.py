@@ -315,8 +315,7 @@ def train_trial(
         }
         if data.noisy_test is not None:
             _, noisy_scores = evaluate(model, data.noisy_test, data.targets, config)
-            noisy = summarize(noisy_scores, "noisy_test")
-            metrics.update({k: noisy[k] for k in ("noisy_test_psnr", "noisy_test_note_acc")})
+            metrics.update(summarize(noisy_scores, "noisy_test"))
         metrics["epoch_time_s"] = time.perf_counter() - started
         metrics = {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
         yield EpochResult(epoch, metrics, scores, model, optimizer, schedule, generator)

@@ -86,3 +86,33 @@ def thesis_store(tmp_path_factory: pytest.TempPathFactory):
     sweep(noise, folder)
     yield Store(f"sqlite:///{folder / 'mlflow.db'}", folder, ("kernel-mini", "noise-mini"))
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def best_store(tmp_path_factory: pytest.TempPathFactory):
+    """One config over 2 seeds, trained with 10 dB noise, on the dataset's split and with
+    one piano held out: what the `best` study logs, shrunk to 2 epochs."""
+    import ray
+
+    folder = tmp_path_factory.mktemp("best_store")
+    base = smoke_study()
+    study = base.with_overrides(
+        name="best-mini",
+        fixed={
+            **base.fixed,
+            "loss": "smooth_l1",
+            "epochs": 2,
+            "snr_low_db": 10.0,
+            "snr_mid_db": 10.0,
+            "snr_high_db": 10.0,
+        },
+        space=(Dimension("held_out", "choice", (None, "TimGM6mb-p2")),),
+    )
+    sweep(study, folder)
+    yield Store(f"sqlite:///{folder / 'mlflow.db'}", folder, ("best-mini",))
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def best_runs(best_store: Store) -> Runs:
+    return best_store.load()

@@ -1,0 +1,90 @@
+"""The scored-configuration section: per register, other test audio, the keys read wrong."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.report import FigureBlock, Heading, build_report
+from analysis.scorecard import confusion_list, error_kind, is_single_config, scorecard
+from tests.analysis.png import assert_real_png
+
+
+@pytest.fixture(scope="module")
+def card(best_runs):
+    return scorecard(best_runs, "best-mini")
+
+
+def test_a_study_of_one_config_is_scored_and_a_comparison_is_not(best_runs, smoke_runs):
+    assert is_single_config(best_runs.trials)  # varies the seed and the test set only
+    assert not is_single_config(smoke_runs.trials)  # varies the loss
+
+
+def test_register_table_holds_the_runs_means(card, best_runs):
+    split = best_runs.finished[best_runs.finished["held_out"].isna()]
+    assert len(split) == 2
+    data = card.registers.data.set_index("register")
+    assert list(data.index) == ["all", "low", "mid", "high"]
+    assert data.loc["all", "psnr_mean"] == pytest.approx(split["test_psnr"].mean())
+    assert data.loc["low", "note_acc_mean"] == pytest.approx(split["test_note_acc_low"].mean())
+    assert data.loc["all", "psnr_ci_low"] < data.loc["all", "psnr_mean"]
+    assert data.loc["all", "baseline_psnr"] == pytest.approx(split["baseline_psnr"].mean())
+
+
+def test_generalisation_covers_noisy_and_held_out_audio(card, best_runs):
+    data = card.generalisation.data.set_index("test_set")
+    assert list(data.index) == [
+        "clean test audio (stratified split)",
+        "noisy test audio, SNR 10/10/10 dB (low/mid/high)",
+        "held-out instruments: TimGM6mb-p2",
+    ]
+    finished = best_runs.finished
+    split, held = finished[finished["held_out"].isna()], finished[finished["held_out"].notna()]
+    noisy = data.loc["noisy test audio, SNR 10/10/10 dB (low/mid/high)"]
+    assert noisy["note_acc_mean"] == pytest.approx(split["noisy_test_note_acc"].mean())
+    held_row = data.loc["held-out instruments: TimGM6mb-p2"]
+    assert held_row["psnr_mean"] == pytest.approx(held["test_psnr"].mean())
+    assert held_row["n"] == 2
+
+
+def test_confusions_count_every_wrong_clean_prediction(card, best_runs):
+    split = best_runs.finished[best_runs.finished["held_out"].isna()]
+    scores = best_runs.test_scores[best_runs.test_scores["run_id"].isin(split["run_id"])]
+    assert len(scores) == 2 * 88  # one clean test sample per key in each seed
+    wrong = int((~scores["correct"].astype(bool)).sum())
+    assert card.confusions.data["count"].sum() == wrong
+    accuracy = split["test_note_acc"].mean()
+    assert wrong == round((1 - accuracy) * len(scores))
+
+
+def test_error_kinds():
+    assert [error_kind(s) for s in (12, -24, 1, -2, 3, 7)] == [
+        "octave",
+        "octave",
+        "neighbour",
+        "neighbour",
+        "other",
+        "other",
+    ]
+    scores = pd.DataFrame(
+        {
+            "run_id": ["a", "a", "b", "b"],
+            "midi": [21, 21, 60, 60],
+            "predicted_midi": [33, 33, 61, 60],
+            "correct": [False, False, False, True],
+        }
+    )
+    table = confusion_list(scores)
+    assert table[["note", "predicted", "kind", "count", "runs"]].values.tolist() == [
+        ["A0", "A1", "octave", 2, 1],
+        ["C4", "C#4", "neighbour", 1, 1],
+    ]
+
+
+def test_the_report_gains_the_section_and_the_worst_keys(best_runs):
+    report = build_report(best_runs)
+    titles = [b.text for b in report.blocks if isinstance(b, Heading)]
+    assert "The configuration, scored: best-mini" in titles
+    worst = [b for b in report.blocks if isinstance(b, FigureBlock) and "worst" in b.name]
+    assert len(worst) == 1
+    assert_real_png(worst[0].png, 300, 300)
