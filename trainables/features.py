@@ -13,12 +13,14 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 import torchaudio.functional as AF
 import torchaudio.transforms as T
 
 from trainables.audio import load_waveforms
-from trainables.keys import Register, register_of
+from trainables.keys import KEYS, Register, register_of
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FeatureSettings:
     sample_rate: int = 16000
-    n_fft: int = 2048  # 7.8 Hz bins: the low register's fundamentals are 27.5-65 Hz apart
+    n_fft: int = 2048  # 7.8 Hz bins; A0-B2's fundamentals (27.5-124 Hz) are 1.6-7 Hz apart
     hop_length: int = 256
     n_mels: int = 128
     f_min: float = 20.0
@@ -52,6 +54,34 @@ class NoiseSettings:
 
     def snr_db(self, register: Register) -> float | None:
         return getattr(self, f"snr_{register.value}_db")
+
+
+def fundamental_filters(settings: FeatureSettings) -> pd.DataFrame:
+    """Per key: its fundamental (Hz), the FFT bin and the mel filter nearest to it.
+
+    Keys whose fundamentals share a mel filter can only be told apart by their harmonics:
+    at the default settings the 27 keys of the low register share 7 filters."""
+    banks = AF.melscale_fbanks(
+        settings.n_fft // 2 + 1,
+        settings.f_min,
+        settings.f_max,
+        settings.n_mels,
+        settings.sample_rate,
+    )  # (frequencies, mels): the filters MelSpectrogram applies
+    midi = np.array([key.midi for key in KEYS])
+    hz = 440.0 * 2.0 ** ((midi - 69) / 12)
+    fft_bin = np.round(hz * settings.n_fft / settings.sample_rate).astype(int)
+    response = banks[torch.from_numpy(fft_bin)]
+    return pd.DataFrame(
+        {
+            "midi": midi,
+            "register": [register_of(int(m)).value for m in midi],
+            "hz": hz,
+            "fft_bin": fft_bin,
+            "mel_filter": response.argmax(dim=1).numpy(),
+            "response": response.max(dim=1).values.numpy(),  # 0: below the first filter
+        }
+    )
 
 
 def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256) -> torch.Tensor:

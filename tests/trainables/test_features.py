@@ -3,7 +3,13 @@ import torch
 
 from trainables.annotations import load_annotations
 from trainables.dataset import read_manifest
-from trainables.features import FeatureCache, FeatureSettings, NoiseSettings, add_register_noise
+from trainables.features import (
+    FeatureCache,
+    FeatureSettings,
+    NoiseSettings,
+    add_register_noise,
+    fundamental_filters,
+)
 
 SETTINGS = FeatureSettings(n_mels=64, n_fft=1024, hop_length=512)
 
@@ -103,3 +109,14 @@ def test_other_rates_and_channel_counts_are_handled_and_said_once(small_root, tm
     # the 44.1 kHz three-channel copy comes out as the original rendering does
     original = load_waveforms(small_root, [frame["audio_path"].iloc[0]], 1.5, 16000)[0]
     assert torch.allclose(waveforms[0], original, atol=0.02)
+
+
+def test_low_fundamentals_crowd_into_few_mel_filters_at_the_default_settings():
+    default = fundamental_filters(FeatureSettings())
+    low = default[default["register"] == "low"]
+    assert len(low) == 27 and (low["response"] > 0).all()
+    assert low["mel_filter"].nunique() == 7
+    assert low["mel_filter"].is_monotonic_increasing
+    fine = fundamental_filters(FeatureSettings(n_fft=4096, n_mels=256))
+    assert fine[fine["register"] == "low"]["mel_filter"].nunique() == 14
+    assert default["hz"].iloc[0] == pytest.approx(27.5) and default["hz"].iloc[48] == 440
