@@ -142,3 +142,15 @@ def test_cli_rejects_a_bad_override_before_ray_starts():
 def test_plan_of_an_optuna_study_names_the_space():
     text = describe_plan(load_study("full"))
     assert "lr: loguniform [0.0001, 0.01]" in text and "TPE seed 12345" in text
+
+
+def test_best_study_repeats_one_config_on_both_test_sets():
+    study = load_study("best")
+    configs = grid_configs(study)
+    assert len(configs) == 6 and sorted({c.seed for c in configs}) == [0, 1, 2]
+    held = {c.held_out for c in configs}
+    assert held == {None, "TimGM6mb-p1,TimGM6mb-p5"}
+    instruments = {f"TimGM6mb-p{p}" for p in study.dataset.presets}
+    assert set(next(c for c in configs if c.held_out).held_instruments) < instruments
+    noisiest = min(c.snr_low_db for c in grid_configs(load_study("noise")) if c.snr_low_db)
+    assert {configs[0].snr_low_db, configs[0].snr_mid_db, configs[0].snr_high_db} == {noisiest}
