@@ -1,0 +1,1 @@
+"""Benchmarks of the platform: each module compares two ways in one run (see README.md)."""

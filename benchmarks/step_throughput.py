@@ -1,0 +1,253 @@
+"""Step throughput of SheetMusicNet: precision, memory format, torch.compile, and the loss.
+
+One training step is the loop body of `trainables.training.train_trial`: forward under the
+config's autocast, the loss in fp32, backward, Adam. For every width and kernel the studies
+use, four ways run interleaved on the same synthetic batch (standardised features, targets
+in [0, 1]): fp32 eager, bf16 autocast, channels_last, channels_last + bf16 (the platform's
+default). Then, for the default model: torch.compile (compile time and steady state) against
+eager, and the SSIM loss (ours, and torchmetrics' as it was before) against smooth L1.
+
+    python -m benchmarks.step_throughput [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import torch
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+from benchmarks import common
+from trainables.config import TrialConfig
+from trainables.engraving import HEIGHT, WIDTH
+from trainables.losses import LOSSES
+from trainables.training import _autocast, build_model
+
+NAME = "step_throughput"
+TITLE = "Training step throughput of SheetMusicNet"
+NOTE_S = 1.5  # the default dataset's note length: 94 frames at the default 16 kHz, hop 256
+MODES = {
+    "fp32 eager": {"precision": "fp32", "channels_last": False},
+    "bf16 autocast": {"precision": "bf16", "channels_last": False},
+    "channels_last": {"precision": "fp32", "channels_last": True},
+    "channels_last + bf16": {"precision": "bf16", "channels_last": True},
+}
+DEFAULT_MODE = "channels_last + bf16"
+
+
+def torchmetrics_ssim_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The SSIM loss as it was before: torchmetrics' 11x11 Gaussian convolution."""
+    return 1.0 - structural_similarity_index_measure(prediction, target, data_range=1.0)
+
+
+class Trainer:
+    """A model, its optimiser and one batch: `step()` is one training step."""
+
+    def __init__(
+        self,
+        config: TrialConfig,
+        target: torch.device,
+        batch: int,
+        loss=None,
+        compile_model: bool = False,
+    ):
+        self.config, self.target = config, target
+        frames = config.features.frames(NOTE_S)
+        self.model = build_model(config, frames, target)
+        self.model.train()
+        self.forward = torch.compile(self.model) if compile_model else self.model
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        fn = loss or LOSSES[config.loss]
+        self.loss = lambda p, t: fn(p.float(), t.float())
+        generator = torch.Generator().manual_seed(0)
+        features = torch.randn(batch, 1, config.n_mels, frames, generator=generator)
+        truth = torch.rand(batch, 1, HEIGHT, WIDTH, generator=generator)
+        self.features, self.truth = features.to(target), truth.to(target)
+        if config.channels_last:
+            self.features = self.features.contiguous(memory_format=torch.channels_last)
+        self.batch = batch
+
+    def step(self) -> None:
+        with _autocast(self.config, self.target):
+            prediction = self.forward(self.features)
+        loss = self.loss(prediction, self.truth)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def samples_per_s(self, min_s: float) -> float:
+        return self.batch * common.rate(self.step, self.target, min_s)
+
+
+def compare(trainers: dict[str, Trainer], rounds: int, min_s: float) -> dict[str, float]:
+    """Median samples/s of each trainer, interleaved, after one warm-up step each."""
+    for trainer in trainers.values():
+        trainer.step()
+    rates = common.interleaved(
+        {name: (lambda t=t: t.samples_per_s(min_s)) for name, t in trainers.items()}, rounds
+    )
+    return {name: r["median"] for name, r in rates.items()}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    target = common.device()
+    gpu = target.type == "cuda"
+    batch = 8 if quick else 32
+    rounds = 1 if quick else 2
+    min_s = 0.0 if quick else (1.0 if gpu else 0.2)
+    widths = (4,) if quick else ((4, 8, 16, 32, 64) if gpu else (4, 8, 16))
+    kernels = ("3",) if quick else ("3", "5", "mixed")
+    default = TrialConfig()
+
+    rows = []
+    for width in widths:
+        for kernel in kernels:
+            config = default.replace(width=width, kernel=kernel)
+            trainers = {
+                mode: Trainer(config.replace(**changes), target, batch)
+                for mode, changes in MODES.items()
+            }
+            params = sum(p.numel() for p in trainers["fp32 eager"].model.parameters())
+            rates = compare(trainers, rounds, min_s)
+            del trainers
+            base = rates["fp32 eager"]
+            rows.append(
+                {
+                    "width": width,
+                    "kernel": kernel,
+                    "parameters": params,
+                    "samples_per_s": rates,
+                    "ratio_vs_fp32_eager": {m: r / base for m, r in rates.items()},
+                }
+            )
+            print(f"width {width} k{kernel}: {rates}", file=sys.stderr)
+
+    default_model = default.replace(width=4) if quick else default
+    compiled: dict[str, Any]
+    if quick:
+        compiled = {"skipped": "--quick (compiling takes 10-30 s on a CPU)"}
+    else:
+        compiled = compile_benchmark(default_model, target, batch, rounds, min_s)
+
+    losses = {
+        "smooth_l1": Trainer(default_model.replace(loss="smooth_l1"), target, batch),
+        "ssim": Trainer(default_model.replace(loss="ssim"), target, batch),
+        "ssim (torchmetrics, before)": Trainer(
+            default_model, target, batch, loss=torchmetrics_ssim_loss
+        ),
+    }
+    loss_rates = compare(losses, rounds, min_s)
+    return {
+        "batch_size": batch,
+        "n_mels": default.n_mels,
+        "n_frames": default.features.frames(NOTE_S),
+        "default_mode": DEFAULT_MODE,
+        "rows": rows,
+        "compile": compiled,
+        "losses": {
+            "model": {
+                "width": default_model.width,
+                "kernel": default_model.kernel,
+                "precision": default_model.precision,
+                "channels_last": default_model.channels_last,
+            },
+            "samples_per_s": loss_rates,
+            "cost_vs_smooth_l1": {k: loss_rates["smooth_l1"] / v for k, v in loss_rates.items()},
+        },
+    }
+
+
+def compile_benchmark(
+    config: TrialConfig, target: torch.device, batch: int, rounds: int, min_s: float
+) -> dict[str, Any]:
+    """torch.compile of the default model: the first step's extra time, then steady state."""
+    eager = Trainer(config, target, batch)
+    eager.step()
+    first_eager = time_one(eager)
+    try:
+        compiled = Trainer(config, target, batch, compile_model=True)
+        first_compiled = time_one(compiled)  # the compile happens here
+        time_one(compiled)  # a second graph can follow (the backward's, or a recompile)
+    except Exception as error:  # no C++ compiler, an unsupported op: say so, don't fail
+        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+    rates = compare({"eager": eager, "compiled": compiled}, rounds, min_s)
+    return {
+        "width": config.width,
+        "kernel": config.kernel,
+        "mode": DEFAULT_MODE,
+        "compile_s": max(0.0, first_compiled - first_eager),
+        "samples_per_s": rates,
+        "ratio_compiled_vs_eager": rates["compiled"] / rates["eager"],
+    }
+
+
+def time_one(trainer: Trainer) -> float:
+    common.sync(trainer.target)
+    started = time.perf_counter()
+    trainer.step()
+    common.sync(trainer.target)
+    return time.perf_counter() - started
+
+
+def render(result: dict[str, Any]) -> str:
+    modes = list(MODES)
+    rows = []
+    for row in result["rows"]:
+        rates, ratios = row["samples_per_s"], row["ratio_vs_fp32_eager"]
+        cells = [str(row["width"]), row["kernel"], f"{row['parameters'] / 1e6:.2f}M"]
+        cells.append(common.fmt(rates["fp32 eager"]))
+        for mode in modes[1:]:
+            cells.append(f"{common.fmt(rates[mode])} ({common.fmt(ratios[mode])}x)")
+        rows.append(cells)
+    header = ["width", "kernel", "params", *[f"{m} samples/s" for m in modes]]
+    header[-1] += " (default)"
+    default_rows = [r for r in result["rows"] if r["width"] == 16 and r["kernel"] == "5"]
+    lines = [
+        f"Batch {result['batch_size']}, {result['n_mels']}x{result['n_frames']} spectrograms; "
+        "samples/s (ratio to fp32 eager), median of interleaved rounds.",
+        "",
+        common.table(header, rows),
+        "",
+    ]
+    if default_rows:
+        gain = default_rows[0]["ratio_vs_fp32_eager"][DEFAULT_MODE]
+        goal = "met" if gain >= 3 else "NOT met"
+        lines.append(
+            f"Goal: the default step (width 16, kernel 5, {DEFAULT_MODE}) at least 3x fp32 "
+            f"eager: {common.fmt(gain)}x, **{goal}**."
+        )
+    compiled = result["compile"]
+    if "error" in compiled or "skipped" in compiled:
+        lines.append(f"torch.compile: {compiled.get('error') or compiled.get('skipped')}.")
+    else:
+        lines.append(
+            f"torch.compile (width {compiled['width']}, kernel {compiled['kernel']}, "
+            f"{compiled['mode']}): compiling took {common.fmt(compiled['compile_s'])} s; "
+            f"steady state {common.fmt(compiled['samples_per_s']['compiled'])} samples/s "
+            f"against {common.fmt(compiled['samples_per_s']['eager'])} eager "
+            f"(**{common.fmt(compiled['ratio_compiled_vs_eager'])}x**)."
+        )
+    losses = result["losses"]
+    model = losses["model"]
+    loss_rows = [
+        [name, common.fmt(rate), f"{common.fmt(losses['cost_vs_smooth_l1'][name])}x"]
+        for name, rate in losses["samples_per_s"].items()
+    ]
+    cost = losses["cost_vs_smooth_l1"]["ssim"]
+    goal = "met" if cost <= 1.5 else "NOT met"
+    lines += [
+        "",
+        f"Loss (width {model['width']}, kernel {model['kernel']}, {model['precision']}"
+        f"{' + channels_last' if model['channels_last'] else ''}):",
+        "",
+        common.table(["loss", "samples/s", "step cost vs smooth L1"], loss_rows),
+        "",
+        f"Goal: an SSIM step costs at most 1.5x a smooth L1 step: {common.fmt(cost)}x, **{goal}**.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(common.main(sys.modules[__name__]))

@@ -1,0 +1,106 @@
+"""The benchmark suite: its pieces, and (slow) that every script runs at --quick sizes."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import common, render
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_every_benchmark_names_itself_and_says_what_it_compares():
+    for name in render.MODULES:
+        module = importlib.import_module(f"benchmarks.{name}")
+        assert name == module.NAME
+        assert module.TITLE and callable(module.run) and callable(module.render)
+        assert f"python -m benchmarks.{name} [--quick]" in module.__doc__
+
+
+def test_linear_fit_finds_the_line_and_says_how_well():
+    exact = common.linear_fit([1, 2, 4], [3.0, 5.0, 9.0])
+    assert exact["slope"] == pytest.approx(2.0) and exact["intercept"] == pytest.approx(1.0)
+    assert exact["r2"] == pytest.approx(1.0)
+    assert common.linear_fit([1, 2, 4], [1.0, 4.0, 16.0])["r2"] < 0.98
+
+
+def test_machine_says_where_a_figure_came_from():
+    info = common.machine()
+    assert {"cpu", "cores", "torch", "device"} <= set(info)
+    assert info["torch"] in common.machine_line(info)
+
+
+def test_render_rewrites_only_between_the_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    original = (ROOT / "benchmarks" / "README.md").read_text()
+    readme.write_text(original)
+    folder = tmp_path / "results" / "cpu"
+    folder.mkdir(parents=True)
+    result = {
+        "benchmark": "growth",
+        "title": "t",
+        "quick": True,
+        "date": "2026-01-01T00:00:00+00:00",
+        "machine": common.machine(),
+        "wall_s": 1.0,
+        "presets": [0],
+        "velocities": {"1": [80], "2": [50, 110]},
+        "config": {"width": 4, "kernel": "5", "batch_size": 32},
+        "by_samples": {
+            "epochs": 2,
+            "points": [
+                {
+                    "units": u,
+                    "train_samples": 100 * u,
+                    "epochs": 2,
+                    "trial_s": 2.0 * u,
+                    "epochs_s": 1.5 * u,
+                    "fixed_s": 0.5 * u,
+                    "ms_per_sample_epoch": 7.5,
+                }
+                for u in (1, 2)
+            ],
+            "fit": {"slope": 0.02, "intercept": 0.0, "r2": 1.0},
+        },
+        "by_epochs": {"units": 1, "points": [], "fit": {"slope": 1.0, "intercept": 0.5, "r2": 1}},
+        "dataset_build_fit": {"slope": 0.001, "intercept": 0.1, "r2": 0.99},
+    }
+    (folder / "growth.json").write_text(json.dumps(result))
+    render.update_readme(tmp_path / "results", readme)
+    text = readme.read_text()
+    assert "Against training samples (2 epochs): 20 ms per sample" in text
+    assert "Not run on a cpu yet." in text  # the other benchmarks
+    assert "No gpu results yet" in text
+    before, after = (
+        original.split("<!-- results:cpu -->")[0],
+        original.split("<!-- /results:gpu -->")[1],
+    )
+    assert text.startswith(before) and text.endswith(after)
+    render.update_readme(tmp_path / "results", readme)
+    assert readme.read_text() == text  # idempotent
+
+
+@pytest.mark.slow
+def test_the_quick_suite_runs_every_benchmark_and_leaves_the_readme_alone(tmp_path):
+    """`python -m benchmarks --quick`: minutes (three sweeps start Ray)."""
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    kind = common.device_kind()
+    for name in render.MODULES:
+        written = json.loads((tmp_path / kind / f"{name}.json").read_text())
+        assert written["quick"] is True and written["machine"]["cores"] >= 1
+    assert (ROOT / "benchmarks" / "README.md").read_text() == readme
+    assert "### Early stopping" in result.stdout
