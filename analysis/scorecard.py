@@ -159,10 +159,13 @@ def confusion_list(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def error_kind(semitones: int) -> str:
-    """`octave` (a multiple of 12 away), `neighbour` (a tone or less away), or `other`."""
+    """`octave` (a multiple of 12 away), `neighbour` (a tone or less away), `octave +
+    neighbour` (a tone or less from a whole number of octaves away), or `other`."""
     if semitones % 12 == 0:
         return "octave"
-    return "neighbour" if abs(semitones) <= 2 else "other"
+    if abs(semitones) <= 2:
+        return "neighbour"
+    return "octave + neighbour" if semitones % 12 in (1, 2, 10, 11) else "other"
 
 
 def _confusion_table(confusions: pd.DataFrame, study: str, n_runs: int) -> Table:
@@ -180,7 +183,8 @@ def _confusion_table(confusions: pd.DataFrame, study: str, n_runs: int) -> Table
         f"confusions_{study}",
         f"Keys read wrong: {study}",
         "Clean test samples whose prediction is nearest another key's target, over all seeds; "
-        "`octave`: a multiple of 12 semitones off, `neighbour`: one or two semitones off.",
+        "`octave`: a multiple of 12 semitones off, `neighbour`: one or two semitones off, "
+        "`octave + neighbour`: both.",
         confusions,
         display,
     )

@@ -279,8 +279,11 @@ def start_ray(options: SweepOptions) -> None:
     if options.address:
         join_cluster(options.address)
     else:
-        ray.init(
-            num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False
+        ray.init(  # "local": a Ray of its own, even where `ray start` runs a cluster here
+            address="local",
+            num_cpus=os.cpu_count(),
+            num_gpus=torch.cuda.device_count(),
+            include_dashboard=False,
         )
 
 

@@ -58,11 +58,13 @@ def test_confusions_count_every_wrong_clean_prediction(card, best_runs):
 
 
 def test_error_kinds():
-    assert [error_kind(s) for s in (12, -24, 1, -2, 3, 7)] == [
+    assert [error_kind(s) for s in (12, -24, 1, -2, -11, 14, 3, 7)] == [
         "octave",
         "octave",
         "neighbour",
         "neighbour",
+        "octave + neighbour",
+        "octave + neighbour",
         "other",
         "other",
     ]

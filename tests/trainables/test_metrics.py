@@ -21,6 +21,18 @@ def test_psnr_is_10_log10_of_one_over_mse():
     assert torch.allclose(psnr_per_sample(prediction, target), 10 * torch.log10(1 / mse), atol=1e-4)
 
 
+def test_ssim_per_sample_is_torchmetrics_per_image():
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    generator = torch.Generator().manual_seed(0)
+    truth = (torch.rand(3, 1, 162, 300, generator=generator) > 0.1).float()
+    prediction = (truth + 0.2 * torch.randn(3, 1, 162, 300, generator=generator)).clamp(0, 1)
+    expected = structural_similarity_index_measure(
+        prediction, truth, data_range=1.0, reduction="none"
+    )
+    assert torch.allclose(ssim_per_sample(prediction, truth), expected, atol=1e-4)
+
+
 def test_ssim_is_one_for_identical_images():
     image = torch.rand(2, 1, 40, 40)
     assert torch.allclose(ssim_per_sample(image, image), torch.ones(2), atol=1e-5)
