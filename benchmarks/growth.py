@@ -59,6 +59,8 @@ def run(quick: bool) -> dict[str, Any]:
                 "cold_features_s": time.perf_counter() - started,
             }
             del data
+        # a first trial in a process pays for oneDNN's kernel selection: not growth
+        trial(datasets[1], config.replace(epochs=1), 1, Path(tmp) / "warm-up")
         for units in velocity_sets:
             samples.append(trial(datasets[units], config, units, Path(tmp) / "out"))
         for n in epoch_counts:

@@ -96,7 +96,7 @@ def run(quick: bool) -> dict[str, Any]:
     gpu = target.type == "cuda"
     batch = 8 if quick else 32
     rounds = 1 if quick else 2
-    min_s = 0.0 if quick else (1.0 if gpu else 0.2)
+    min_s = 0.0 if quick else (1.0 if gpu else 0.1)
     widths = (4,) if quick else ((4, 8, 16, 32, 64) if gpu else (4, 8, 16))
     kernels = ("3",) if quick else ("3", "5", "mixed")
     default = TrialConfig()

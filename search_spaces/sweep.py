@@ -35,6 +35,7 @@ from search_spaces.tracking import (
     SweepRuns,
     check_tracking,
     child_runs,
+    close_from_results,
     close_orphans,
     finished_trials,
     open_sweep,
@@ -334,14 +335,17 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     name = f"{study.name}-{study.digest()}"
     tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, None, name, restore=True)
     grid = tuner.fit()
-    frames, callbacks = [grid.get_dataframe()], _callbacks(tuner)
+    frames, callbacks, trial_results = [grid.get_dataframe()], _callbacks(tuner), list(grid)
     if study.searcher == "grid":
         rerun = _rerun_lost_trials(study, options, runs, dataset_hash, grid, f"{name}-fill")
         if rerun is not None:
-            frames.append(rerun.fit().get_dataframe())
+            filled = rerun.fit()
+            frames.append(filled.get_dataframe())
             callbacks += _callbacks(rerun)
+            trial_results += list(filled)
     results = pd.concat(frames, ignore_index=True)
     try:
+        close_from_results(runs, trial_results, study.epochs)
         lost = close_orphans(runs)
         return summarize(study, runs, results, callbacks, lost)
     except Exception as error:  # MLflow went away: Tune's results still say what happened

@@ -196,6 +196,8 @@ class MlflowTrialLogger(Callback):
         self.searched = searched
         self.commit = git_commit()
         self._runs: dict[str, str | None] = {}  # Tune trial id -> MLflow run id
+        # Tune trial id -> the last epoch its run already holds (from an earlier launch)
+        self._logged: dict[str, int] = {}
         self._checkpoints: dict[str, Any] = {}
         self._reused: set[str] = set()
         self._down_until = 0.0
@@ -231,6 +233,10 @@ class MlflowTrialLogger(Callback):
         if existing:
             run_id = existing[0].info.run_id
             client.update_run(run_id, status="RUNNING")
+            # A trial resumed from a checkpoint older than the last epoch it logged trains
+            # those epochs again (to the same numbers): they are not logged twice.
+            steps = [m.step for m in client.get_metric_history(run_id, "train_loss")]
+            self._logged[trial.trial_id] = max(steps, default=0)
             return run_id
         run = client.create_run(
             self.experiment_id,
@@ -258,6 +264,8 @@ class MlflowTrialLogger(Callback):
             if self._runs.get(trial.trial_id) is None:
                 self._runs[trial.trial_id] = self._run_for(trial)
             step = int(result["epoch"])
+            if step <= self._logged.get(trial.trial_id, 0):
+                return
             now = int(time.time() * 1000)
             metrics = [
                 Metric(k, float(v), now, step)
@@ -331,6 +339,41 @@ def _error_text(trial) -> str:
     if path and Path(path).is_file():
         return Path(path).read_text()
     return "unknown error"
+
+
+def close_from_results(runs: SweepRuns, results: list, epochs: int) -> list[str]:
+    """Close the runs of trials that Tune finished but a killed driver never closed.
+
+    Tune may have saved a trial as terminated just before its driver was killed, before
+    the MLflow callback closed the run: on relaunch Tune does not run it again, so its
+    run is closed here from Tune's result, with the artifacts of its last checkpoint.
+    """
+    client = runs.client
+    closed = []
+    for result in results:
+        metrics = result.metrics or {}
+        if result.error is not None or metrics.get("reused") or "trial_key" not in metrics:
+            continue
+        open_runs = child_runs(
+            client,
+            runs.experiment_id,
+            f"tags.`{KEY}` = '{metrics['trial_key']}' and attributes.status = 'RUNNING'",
+        )
+        for run in open_runs:
+            if metrics.get("stop_status"):
+                tags = {STATUS: str(metrics["stop_status"]), ERROR: str(metrics["stop_reason"])}
+                status = "FAILED"
+            else:
+                state = "finished" if int(metrics.get("epoch", 0)) >= epochs else "pruned"
+                tags, status = {STATUS: state}, "FINISHED"
+            if result.checkpoint is not None:
+                with result.checkpoint.as_directory() as folder:
+                    if (Path(folder) / ARTIFACTS).is_dir():
+                        client.log_artifacts(run.info.run_id, str(Path(folder) / ARTIFACTS))
+            client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            client.set_terminated(run.info.run_id, status=status)
+            closed.append(run.info.run_id)
+    return closed
 
 
 def close_orphans(runs: SweepRuns) -> list[str]:

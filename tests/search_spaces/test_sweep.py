@@ -38,7 +38,9 @@ METRICS = {
 }
 ARTIFACTS = {
     "per_key_psnr.csv",
+    "test_scores.csv",
     "predictions.png",
+    "worst_keys.png",
     "loss_curves.png",
     "model.pt",
     "metrics.csv",
@@ -212,7 +214,10 @@ def test_a_killed_sweep_resumes_without_retraining(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     client, parent, after = runs_of(tmp_path, "resume")
     assert len(after) == 4  # every planned trial exactly once
-    assert all(r.info.status == "FINISHED" for r in after)
+    assert all(r.info.status == "FINISHED" for r in after), [
+        (r.info.run_name, r.info.status, r.data.tags.get(STATUS), r.data.tags.get(ERROR))
+        for r in after
+    ]
     assert all(r.data.tags[PARENT] == parent.info.run_id for r in after)
     for run in after:
         key = run.data.tags[KEY]
