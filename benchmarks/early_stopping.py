@@ -36,7 +36,7 @@ def shrunk_full_study(root: Path, scheduler: str, quick: bool, cores: int) -> di
     raw = yaml.safe_load((STUDIES_DIR / "full.yaml").read_text())
     smoke = yaml.safe_load((STUDIES_DIR / "smoke.yaml").read_text())
     # long enough that configs part ways (4 epochs left every trial at the baseline)
-    num_trials, epochs = (3, 2) if quick else (8, 8)
+    num_trials, epochs = (3, 2) if quick else (6, 6)
     raw["name"] = f"bench-full-{scheduler}"
     raw["dataset"] = {**smoke["dataset"], "root": str(root)}
     features = {k: SMOKE[k] for k in ("bottleneck", "n_mels", "n_fft", "hop_length")}
