@@ -32,7 +32,7 @@ from benchmarks import common
 from trainables.audio import load_waveforms
 from trainables.config import TrialConfig
 from trainables.dataset import open_dataset
-from trainables.features import FeatureSettings, mel_db
+from trainables.features import FeatureSettings, mel_db, mel_transforms
 from trainables.losses import loss_fn
 from trainables.training import _autocast, build_model, prepare_data
 
@@ -47,16 +47,7 @@ class ThesisDataset(Dataset):
     def __init__(self, root: Path, rows: list[dict], settings: FeatureSettings, scale: tuple):
         self.root, self.rows, self.settings = root, rows, settings
         self.mean, self.std = scale
-        self.mel = T.MelSpectrogram(
-            sample_rate=settings.sample_rate,
-            n_fft=settings.n_fft,
-            hop_length=settings.hop_length,
-            n_mels=settings.n_mels,
-            f_min=settings.f_min,
-            f_max=settings.f_max,
-            power=2.0,
-        )
-        self.to_db = T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+        self.mel, self.to_db = mel_transforms(settings)
         self.resamplers: dict[int, T.Resample] = {}
 
     def __len__(self) -> int:

@@ -84,9 +84,9 @@ def fundamental_filters(settings: FeatureSettings) -> pd.DataFrame:
     )
 
 
-def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256) -> torch.Tensor:
-    """(N, L) waveforms -> (N, 1, n_mels, frames) float32 in dB (each clipped at top_db)."""
-    transform = T.MelSpectrogram(
+def mel_transforms(settings: FeatureSettings) -> tuple[T.MelSpectrogram, T.AmplitudeToDB]:
+    """The power mel spectrogram and its conversion to dB, as every feature is computed."""
+    mel = T.MelSpectrogram(
         sample_rate=settings.sample_rate,
         n_fft=settings.n_fft,
         hop_length=settings.hop_length,
@@ -95,7 +95,12 @@ def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256)
         f_max=settings.f_max,
         power=2.0,
     )
-    to_db = T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+    return mel, T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+
+
+def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256) -> torch.Tensor:
+    """(N, L) waveforms -> (N, 1, n_mels, frames) float32 in dB (each clipped at top_db)."""
+    transform, to_db = mel_transforms(settings)
     frames = waveforms.shape[-1] // settings.hop_length + 1
     chunks = [torch.zeros(0, settings.n_mels, frames)]
     with torch.no_grad():
