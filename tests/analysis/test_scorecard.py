@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -90,3 +92,14 @@ def test_the_report_gains_the_section_and_the_worst_keys(best_runs):
     worst = [b for b in report.blocks if isinstance(b, FigureBlock) and "worst" in b.name]
     assert len(worst) == 1
     assert_real_png(worst[0].png, 300, 300)
+
+
+def test_a_study_of_held_out_pianos_only_is_scored_on_them(best_runs):
+    held = best_runs.finished[best_runs.finished["held_out"].notna()]
+    runs = dataclasses.replace(best_runs, trials=held.reset_index(drop=True))
+    card = scorecard(runs, "best-mini")
+    assert card.registers.data.set_index("register").loc["all", "psnr_mean"] == pytest.approx(
+        held["test_psnr"].mean()
+    )
+    assert "held-out instruments TimGM6mb-p2" in card.registers.caption
+    assert list(card.generalisation.data["test_set"]) == ["held-out instruments: TimGM6mb-p2"]
