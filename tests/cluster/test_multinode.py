@@ -37,6 +37,53 @@ def sweep_on(address: str, tracking_uri: str, storage, env: dict | None = None):
     )
 
 
+def test_ray_job_submit_runs_the_study_on_the_cluster(ray_cluster, tmp_path):
+    """`ray job submit` against a running cluster whose nodes have the project installed
+    (as in the node image). First in this module: after the sweeps below had run on this
+    cluster, its job server kept answering "No available agent" (twice in CI; alone, on a
+    fresh cluster, it passes). No --working-dir here: both raylets share this machine's Ray
+    temp folder, and one replacing the other's unpacked copy pulls the driver's cwd away."""
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    entrypoint = (
+        f"cd {ROOT} && {sys.executable} platform/sweep.py --study smoke "
+        f"--address auto --tracking-uri {tracking} --storage {tmp_path / 'tune'}"
+    )
+    submit = [
+        ray,
+        "job",
+        "submit",
+        "--address",
+        ray_cluster["jobs"],
+        "--",
+        "bash",
+        "-c",
+        entrypoint,
+    ]
+    deadline = time.monotonic() + 180
+    while True:
+        result = subprocess.run(
+            submit,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, **TOKEN},
+        )
+        # A busy head registers its job agent some seconds after the node is up, and the job
+        # server answers "No available agent ..., please try again later" until then.
+        if "No available agent" not in result.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "trials: 4 finished" in result.stdout and "succeeded" in result.stdout + result.stderr
+    client = MlflowClient(tracking)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("smoke").experiment_id], f"tags.`{ROLE}` = 'trial'"
+    )
+    assert len(runs) == 4 and len({r.data.tags[NODE] for r in runs}) == 2
+
+
 def test_smoke_study_runs_across_two_nodes_into_the_server(ray_cluster, tracking_server, tmp_path):
     result = sweep_on(ray_cluster["address"], tracking_server, tmp_path / "tune")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -93,48 +140,3 @@ def test_joining_without_the_token_says_how_to_fix_it(ray_cluster, tmp_path):
     assert result.returncode == 2
     assert "could not join the Ray cluster" in result.stderr
     assert "RAY_AUTH_MODE=token" in result.stderr
-
-
-def test_ray_job_submit_runs_the_study_on_the_cluster(ray_cluster, tmp_path):
-    """`ray job submit` against a running cluster whose nodes have the project installed
-    (as in the node image). No --working-dir here: both raylets share this machine's Ray
-    temp folder, and one replacing the other's unpacked copy pulls the driver's cwd away."""
-    ray = os.path.join(os.path.dirname(sys.executable), "ray")
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    entrypoint = (
-        f"cd {ROOT} && {sys.executable} platform/sweep.py --study smoke "
-        f"--address auto --tracking-uri {tracking} --storage {tmp_path / 'tune'}"
-    )
-    submit = [
-        ray,
-        "job",
-        "submit",
-        "--address",
-        ray_cluster["jobs"],
-        "--",
-        "bash",
-        "-c",
-        entrypoint,
-    ]
-    deadline = time.monotonic() + 180
-    while True:
-        result = subprocess.run(
-            submit,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            env={**os.environ, **TOKEN},
-        )
-        # A busy head registers its job agent some seconds after the node is up, and the job
-        # server answers "No available agent ..., please try again later" until then.
-        if "No available agent" not in result.stderr or time.monotonic() > deadline:
-            break
-        time.sleep(5)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "trials: 4 finished" in result.stdout and "succeeded" in result.stdout + result.stderr
-    client = MlflowClient(tracking)
-    runs = client.search_runs(
-        [client.get_experiment_by_name("smoke").experiment_id], f"tags.`{ROLE}` = 'trial'"
-    )
-    assert len(runs) == 4 and len({r.data.tags[NODE] for r in runs}) == 2
