@@ -101,12 +101,21 @@ def node_ids(address: str) -> dict[str, list[str]]:
 
 @contextlib.contextmanager
 def two_node_cluster(logs: Path) -> Iterator[dict]:
-    """A head and a worker node, one CPU each, started by `ray start` on loopback."""
+    """A head and a worker node, one CPU each, started by `ray start` on loopback.
+
+    Each node gets a dashboard agent port of its own. On one machine both agents would
+    otherwise race for Ray's default 52365; when the worker's agent wins (a busy head binds
+    late), the head's agent runs without its HTTP server and the job server answers every
+    `ray job submit` with "No available agent to submit job"."""
     logs.mkdir(parents=True, exist_ok=True)
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Unix socket paths stay under 108 bytes
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats", "--block"]
+
+    def agent_port() -> str:
+        return f"--dashboard-agent-listen-port={free_port()}"
+
     dashboard = free_port()
     head = start(
         [
@@ -118,13 +127,16 @@ def two_node_cluster(logs: Path) -> Iterator[dict]:
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={dashboard}",
             f"--temp-dir={temp}",
+            agent_port(),
             *common,
         ],
         logs / "head.log",
         TOKEN,
     )
     wait_for(lambda: nodes_alive(address) >= 1, "the Ray head", timeout=300)
-    worker = start([RAY, "start", f"--address={address}", *common], logs / "worker.log", TOKEN)
+    worker = start(
+        [RAY, "start", f"--address={address}", agent_port(), *common], logs / "worker.log", TOKEN
+    )
     try:
         wait_for(lambda: nodes_alive(address) >= 2, "the second Ray node", timeout=300)
         yield {
