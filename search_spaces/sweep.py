@@ -247,6 +247,7 @@ def _tuner(
             scheduler=_scheduler(study),
             num_samples=num_samples,
             max_concurrent_trials=study.max_concurrent or None,
+            reuse_actors=True,
             trial_name_creator=lambda t: run_name(
                 trial_config(t.config, study.seeds).to_dict(), searched
             ).replace(" ", ","),

@@ -3,10 +3,15 @@
 A trial never talks to MLflow: the driver logs what Tune reports (one writer, no runs
 left behind by a killed worker). Every trial has a deterministic key; a key the study has
 already finished in MLflow is reported from there instead of being trained again.
+
+The sweep reuses each trial's worker process for the next trial (Tune's `reuse_actors`):
+the next trial skips the process start and imports, and keeps the data on the device
+when it trains on the same features.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
@@ -24,6 +29,7 @@ from trainables.dataset import DatasetSpec, ensure_dataset
 from trainables.metrics import EPOCH_METRICS
 from trainables.training import (
     TrainingDiverged,
+    TrialData,
     TrialTooLarge,
     pick_device,
     prepare_data,
@@ -39,6 +45,38 @@ def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
     """Same study, data and config (seed included) -> same key, on any machine."""
     text = json.dumps({"study": study, "dataset": dataset_hash, **config.to_dict()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: What `prepare_data` reads from a config: trials that agree on these share their data.
+DATA_FIELDS = (
+    "held_out",
+    "snr_low_db",
+    "snr_mid_db",
+    "snr_high_db",
+    "sample_rate",
+    "n_fft",
+    "hop_length",
+    "n_mels",
+    "f_min",
+    "f_max",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _prepared(root: str, dataset_hash: str, data_config: TrialConfig, device: str) -> TrialData:
+    return prepare_data(Path(root), data_config, torch.device(device))
+
+
+def trial_data(
+    root: Path, dataset_hash: str, config: TrialConfig, device: torch.device
+) -> TrialData:
+    """`prepare_data`, kept for the worker's next trial: the last trial's data is reused
+    when the dataset and the data fields agree (training only reads it)."""
+    fields = {name: getattr(config, name) for name in DATA_FIELDS}
+    if config.noise.any:  # the noisy copies are drawn with the trial's seed
+        fields["seed"] = config.seed
+    data_config = TrialConfig(**fields)
+    return _prepared(str(root.resolve()), dataset_hash, data_config, str(device))
 
 
 def trial_config(tune_config: dict[str, Any], seeds: tuple[int, ...]) -> TrialConfig:
@@ -79,8 +117,8 @@ def train_in_tune(
         return
     torch.set_num_threads(max(1, threads))
     ensure_dataset(Path(data_root), dataset_spec, dataset_hash)
-    device = pick_device()
-    data = prepare_data(Path(data_root), config, device)
+    data = trial_data(Path(data_root), dataset_hash, config, pick_device())
+    device = data.targets.device
     resume, history = None, []
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:  # a retry after a failure, or a restored sweep

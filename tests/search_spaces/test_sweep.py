@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -138,6 +139,15 @@ def test_every_trial_is_a_child_run_with_params_metrics_and_artifacts(smoke):
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
         assert run.data.tags["dataset_hash"] == parent.data.tags["dataset_hash"]
     assert len({r.data.tags[KEY] for r in children}) == 4
+
+
+def test_trials_reuse_their_worker_processes(smoke):
+    """Four trials, two at a time: Tune runs the later two in the first two's processes."""
+    folder, _ = smoke
+    results = list((folder / "tune").glob("smoke-*/trial_*/result.json"))
+    assert len(results) == 4
+    pids = {json.loads(path.read_text().splitlines()[0])["pid"] for path in results}
+    assert len(pids) == 2
 
 
 def test_launching_a_finished_study_again_trains_nothing(smoke):
