@@ -193,6 +193,7 @@ def render(result: dict[str, Any]) -> str:
     goal = "met" if share < 0.05 else "NOT met"
     config = result["config"]
     extra = {k: platform[k] - direct[k] for k in ("to_training_s", "rest_s")}
+    total = platform["trial_s"] - direct["trial_s"]
     return "\n".join(
         [
             f"Dataset `{result['dataset']}`; width {config['width']}, kernel {config['kernel']}, "
@@ -217,7 +218,9 @@ def render(result: dict[str, Any]) -> str:
             f"{common.fmt(extra['to_training_s'])} s before the first epoch and "
             f"{common.fmt(extra['rest_s'])} s in the rest (per-epoch checkpoints and reports, "
             "MLflow, artifacts). The epochs themselves, the same work both ways, took "
-            f"{result['epochs_ratio']:.2f}x the direct call's time in the sweep's worker.",
+            f"{result['epochs_ratio']:.2f}x the direct call's time in the sweep's worker; "
+            f"with them, the whole trial took {total / direct['trial_s']:.1%} longer "
+            f"({common.fmt(total)} s).",
             "",
             f"Once per launch: the first epoch began {common.fmt(launch['to_training_s'])} s "
             f"after launching `platform/sweep.py` and was logged after "
