@@ -47,6 +47,11 @@ from trainables.tune_trainable import train_in_tune, trial_config, trial_key
 
 log = logging.getLogger(__name__)
 
+#: Tune snapshots the experiment after every checkpoint (`num_to_keep=1`): that snapshot is
+#: what lets a killed sweep resume from each trial's last epoch, and with epochs of seconds
+#: Tune would warn about it after every one.
+TUNE_QUIET = {"TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
+
 
 @dataclass
 class SweepOptions:
@@ -316,7 +321,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     """Run (or resume) `study` to completion and return what it found."""
     if options.address is None:
         check_local_resources(study)
-    for name, value in HTTP_LIMITS.items():
+    for name, value in {**HTTP_LIMITS, **TUNE_QUIET}.items():
         os.environ.setdefault(name, value)
     check_tracking(options.tracking_uri)
     dataset_hash = build_dataset(study.dataset.root, dataset_spec(study)).dataset_hash

@@ -109,6 +109,7 @@ def test_smoke_study_prints_the_best_config_and_where_the_runs_are(smoke):
     assert "best (test_psnr, mean over 2 seed(s)): loss=" in result.stdout
     assert f"sqlite:///{folder / 'mlflow.db'}" in result.stdout
     assert "mlflow ui --backend-store-uri" in result.stdout
+    assert "snapshotting has been triggered" not in result.stdout + result.stderr
     report = folder / "report" / "report.html"
     assert f"report: {report}" in result.stdout
     assert report.stat().st_size > 50_000 and "data:image/png;base64" in report.read_text()
