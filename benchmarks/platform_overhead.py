@@ -55,7 +55,7 @@ def trial_config(quick: bool) -> tuple[Path, dict[str, Any]]:
 
 
 def call_directly(data: Path, config: dict[str, Any], out: Path) -> dict[str, Any]:
-    """`run_trial` in this process: seconds in all, and when each epoch ended."""
+    """`run_trial` in this process, timed by phase (`phases`)."""
     from trainables.config import TrialConfig
     from trainables.trial import run_trial
 

@@ -1,9 +1,8 @@
-"""Launching sweeps and trials as a user does, and reading back when each epoch happened.
+"""Launching sweeps as a user does, and reading back when each epoch happened.
 
 A sweep is `platform/sweep.py --study <a YAML written here>` in a fresh process, with its
 own SQLite tracking store and Tune storage in a temporary folder, so benchmark runs never
-mix with a user's runs or resume each other. A direct trial is `sheetsweep-trial`
-(`python -m trainables.trial_cli`) in a fresh process.
+mix with a user's runs or resume each other.
 """
 
 from __future__ import annotations
@@ -118,22 +117,6 @@ def run_sweep(study: Path, folder: Path, *extra: str) -> Launch:
     result = launch(command, folder / "sweep.log")
     result.check()
     return result
-
-
-def run_direct(data: Path, config: dict[str, Any], out: Path, threads: int) -> Launch:
-    """`sheetsweep-trial` for the same config, as a fresh process."""
-    command = [sys.executable, "-m", "trainables.trial_cli", "--data", str(data)]
-    for name, value in config.items():
-        command += ["--set", f"{name}={'null' if value is None else value}"]
-    command += ["--out", str(out), "--threads", str(threads)]
-    result = launch(command, out / "trial.log")
-    result.check()
-    return result
-
-
-def epoch_times(result: Launch) -> list[float]:
-    """When each `epoch i/N` line of a direct trial arrived."""
-    return [t for t, line in result.lines if line.startswith("epoch ")]
 
 
 def tracking_uri(folder: Path) -> str:

@@ -11,7 +11,6 @@ when it trains on the same features.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import tempfile
@@ -47,36 +46,22 @@ def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-#: What `prepare_data` reads from a config: trials that agree on these share their data.
-DATA_FIELDS = (
-    "held_out",
-    "snr_low_db",
-    "snr_mid_db",
-    "snr_high_db",
-    "sample_rate",
-    "n_fft",
-    "hop_length",
-    "n_mels",
-    "f_min",
-    "f_max",
-)
-
-
-@functools.lru_cache(maxsize=1)
-def _prepared(root: str, dataset_hash: str, data_config: TrialConfig, device: str) -> TrialData:
-    return prepare_data(Path(root), data_config, torch.device(device))
+#: The last trial's data in this worker, under what `prepare_data` read to make it.
+_last_data: dict[tuple, TrialData] = {}
 
 
 def trial_data(
     root: Path, dataset_hash: str, config: TrialConfig, device: torch.device
 ) -> TrialData:
     """`prepare_data`, kept for the worker's next trial: the last trial's data is reused
-    when the dataset and the data fields agree (training only reads it)."""
-    fields = {name: getattr(config, name) for name in DATA_FIELDS}
-    if config.noise.any:  # the noisy copies are drawn with the trial's seed
-        fields["seed"] = config.seed
-    data_config = TrialConfig(**fields)
-    return _prepared(str(root.resolve()), dataset_hash, data_config, str(device))
+    when the dataset, features, noise (its seed included) and split agree; training only
+    reads it."""
+    noise = config.noise if config.noise.any else None
+    key = (str(root.resolve()), dataset_hash, config.features, noise, config.held_out, device)
+    if key not in _last_data:
+        _last_data.clear()  # one dataset on the device at a time
+        _last_data[key] = prepare_data(root, config, device)
+    return _last_data[key]
 
 
 def trial_config(tune_config: dict[str, Any], seeds: tuple[int, ...]) -> TrialConfig:
