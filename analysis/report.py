@@ -28,7 +28,13 @@ from analysis.figures import (
     png_bytes,
 )
 from analysis.noise_study import noise_studies
-from analysis.runs import Runs, config_labels, require_finished, varying_fields
+from analysis.runs import (
+    Runs,
+    config_labels,
+    hardware_labels,
+    require_finished,
+    varying_fields,
+)
 from analysis.scorecard import is_single_config, scorecard
 from analysis.tables import Table, configs_table, grid_tables, kernel_tables, loss_tables
 
@@ -105,7 +111,8 @@ def build_report(runs: Runs) -> Report:
     report.add(
         Text(
             f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from the MLflow store "
-            f"`{runs.tracking_uri}`, experiment(s) {', '.join(names)}."
+            f"`{runs.tracking_uri}`, experiment(s) {', '.join(names)}. Ran on: "
+            f"{'; '.join(hardware_labels(runs.trials))}."
         )
     )
     report.add(Heading("What was compared"), TableBlock(_overview(runs)), Text(_method_note(runs)))
@@ -245,6 +252,8 @@ def _overview(runs: Runs) -> Table:
                 "seeds": _values(finished, "seed"),
                 "dataset": _values(trials, "dataset_hash", 10),
                 "git commit": _values(trials, "git_commit", 8),
+                "precision": _values(finished, "ran_precision"),
+                "memory format": _values(finished, "ran_memory_format"),
             }
         )
     display = pd.DataFrame(rows)

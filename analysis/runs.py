@@ -25,7 +25,17 @@ from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from search_spaces.tags import COMMIT, DATASET, ERROR, KEY, PARENT, ROLE, STATUS
+from search_spaces.tags import (
+    COMMIT,
+    DATASET,
+    ERROR,
+    KEY,
+    PARENT,
+    RAN_FIELDS,
+    ROLE,
+    STATUS,
+    ran_tag,
+)
 from trainables.artifacts import PER_KEY_PSNR, TEST_SCORES
 from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
@@ -202,6 +212,23 @@ def config_labels(trials: pd.DataFrame, with_study: bool | None = None) -> pd.Se
     return labels
 
 
+def hardware_labels(trials: pd.DataFrame) -> list[str]:
+    """What made the results: each device with the precision and memory format its trials
+    ran in, and how many trials; runs from before this was recorded count as unrecorded."""
+    if trials.empty:
+        return []
+    labels = trials.apply(
+        lambda t: (
+            f"{t['ran_device']} ({t['ran_device_capability'] or 'no AVX2/AVX-512'}), "
+            f"{t['ran_precision']} + {t['ran_memory_format']}"
+            if isinstance(t.get("ran_device"), str)
+            else "not recorded"
+        ),
+        axis=1,
+    )
+    return [f"{label}: {n} trial(s)" for label, n in labels.value_counts().sort_index().items()]
+
+
 def noise_label(row: pd.Series | dict) -> str:
     """`10/10/10 dB` (SNR of the low/mid/high registers); `off` where no noisy copy."""
     values = [row[f] for f in NOISE_FIELDS]
@@ -267,6 +294,7 @@ def _trial_row(client: MlflowClient, experiment: str, run) -> dict[str, Any]:
         "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
         "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True) if info.end_time else pd.NaT,
         **{name: run.data.params.get(name) for name in HYPERPARAMETERS},
+        **{f"ran_{name}": tags.get(ran_tag(name)) for name in RAN_FIELDS},
         **run.data.metrics,
     }
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from trainables.precision import cpu_flags, cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_DATA = ROOT / "data" / "default"
@@ -46,31 +48,10 @@ def cpus() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags() -> list[str]:
-    """The instruction-set extensions that decide bf16 speed on a CPU."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if "flags" in ln), [])
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-    return [f for f in wanted if f in flags]
-
-
 def machine() -> dict[str, Any]:
     """Where a figure came from: recorded with every result."""
     info: dict[str, Any] = {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "cores": cpus(),
         "cpu_flags": cpu_flags(),
         "torch": torch.__version__,

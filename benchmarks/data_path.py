@@ -34,7 +34,8 @@ from trainables.config import TrialConfig
 from trainables.dataset import open_dataset
 from trainables.features import FeatureSettings, mel_db, mel_transforms
 from trainables.losses import loss_fn
-from trainables.training import _autocast, build_model, prepare_data
+from trainables.precision import Execution
+from trainables.training import build_model, prepare_data, trial_execution
 
 NAME = "data_path"
 TITLE = "Data path: thesis loader vs cached tensors"
@@ -69,17 +70,16 @@ class ThesisDataset(Dataset):
         return features, target
 
 
-def training_step(config: TrialConfig, n_frames: int, target: torch.device):
+def training_step(config: TrialConfig, n_frames: int, execution: Execution):
     """The platform's training step for `config` (the loop body of `train_trial`)."""
-    model = build_model(config, n_frames, target)
+    model = build_model(config, n_frames, torch.device(execution.hardware.device), execution)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion = loss_fn(config.loss)
 
     def step(features: torch.Tensor, truth: torch.Tensor) -> None:
-        if config.channels_last:
-            features = features.contiguous(memory_format=torch.channels_last)
-        with _autocast(config, target):
+        features = execution.layout(features)
+        with execution.autocast():
             prediction = model(features)
         loss = criterion(prediction, truth)
         optimizer.zero_grad(set_to_none=True)
@@ -161,8 +161,9 @@ def run(quick: bool) -> dict[str, Any]:
     steps = 1 if quick else 3
     for width in widths:
         model_config = config.replace(width=width)
-        thesis_step = training_step(model_config, data.n_frames, target)
-        platform_step = training_step(model_config, data.n_frames, target)
+        execution = trial_execution(model_config, data.n_frames, target)
+        thesis_step = training_step(model_config, data.n_frames, execution)
+        platform_step = training_step(model_config, data.n_frames, execution)
 
         def thesis_steps(step=thesis_step) -> float:
             def one() -> None:
@@ -182,8 +183,8 @@ def run(quick: bool) -> dict[str, Any]:
             {
                 "width": width,
                 "kernel": model_config.kernel,
-                "precision": model_config.precision,
-                "channels_last": model_config.channels_last,
+                "precision": execution.precision,
+                "channels_last": execution.channels_last,
                 "thesis_samples_per_s": rates["thesis"]["median"],
                 "platform_samples_per_s": rates["platform"]["median"],
                 "ratio": rates["platform"]["median"] / rates["thesis"]["median"],

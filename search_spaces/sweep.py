@@ -43,6 +43,7 @@ from search_spaces.tracking import (
 )
 from trainables.config import TrialConfig
 from trainables.dataset import DatasetSpec, build_dataset
+from trainables.precision import PrecisionUnsupported, check_supported, detect_hardware
 from trainables.tune_trainable import train_in_tune, trial_config, trial_key
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,23 @@ def check_local_resources(study: Study) -> None:
             f"this machine has {cpus} CPU and {gpus} GPU. Lower `resources` or pass "
             f"--address of a cluster that has them"
         )
+
+
+def check_local_precision(study: Study) -> None:
+    """Before starting Ray here: can this machine's trial device run every precision the
+    study asks for? (`auto` always can.)"""
+    device = torch.device("cuda" if study.gpu > 0 and torch.cuda.is_available() else "cpu")
+    hardware = detect_hardware(device)
+    asked = {study.fixed.get("precision", "auto")}
+    for dimension in study.space:
+        for value in dimension.values if dimension.kind == "choice" else ():
+            bundle = value if isinstance(value, dict) else {dimension.name: value}
+            asked.add(bundle.get("precision", "auto"))
+    for precision in sorted(asked):
+        try:
+            check_supported(precision, hardware)
+        except PrecisionUnsupported as error:
+            raise StudyError(f"{study.source}: {error}") from None
 
 
 def check_cluster_resources(study: Study) -> None:
@@ -321,6 +339,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     """Run (or resume) `study` to completion and return what it found."""
     if options.address is None:
         check_local_resources(study)
+        check_local_precision(study)
     for name, value in {**HTTP_LIMITS, **TUNE_QUIET}.items():
         os.environ.setdefault(name, value)
     check_tracking(options.tracking_uri)

@@ -22,3 +22,11 @@ ERROR = "sheetsweep.error"
 DATASET = "dataset_hash"
 COMMIT = "git_commit"
 NODE = "ray_node_id"
+#: What a trial ran on: precision, memory_format, device, device_capability, native_bf16,
+#: chosen_by (see trainables/precision.py). A record of the run, not the trial's identity.
+RAN = "sheetsweep.ran."
+RAN_FIELDS = ("precision", "memory_format", "device", "device_capability", "native_bf16")
+
+
+def ran_tag(field: str) -> str:
+    return RAN + field

@@ -33,9 +33,10 @@ from search_spaces.tags import (
     ROLE,
     STATUS,
     STUDY,
+    ran_tag,
 )
 from trainables.errors import SheetsweepError
-from trainables.tune_trainable import ARTIFACTS, trial_config, trial_key
+from trainables.tune_trainable import ARTIFACTS, RAN_PREFIX, trial_config, trial_key
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,11 @@ class MlflowTrialLogger(Callback):
                 if k not in NOT_METRICS and _is_model_metric(k, v)
             ]
             tags = [RunTag(NODE, str(result["node_id"]))] if "node_id" in result else []
+            tags += [
+                RunTag(ran_tag(k.removeprefix(RAN_PREFIX)), str(v))
+                for k, v in result.items()
+                if k.startswith(RAN_PREFIX)
+            ]
             self._client().log_batch(self._runs[trial.trial_id], metrics=metrics, tags=tags)
 
         self._guard(f"log epoch {result.get('epoch')}", trial, log_epoch)

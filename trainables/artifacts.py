@@ -16,6 +16,7 @@ import yaml
 from trainables.config import TrialConfig
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.metrics import per_key_table
+from trainables.precision import Execution
 from trainables.training import Split, TrialData, predict
 
 PER_KEY_PSNR = "per_key_psnr.csv"
@@ -26,6 +27,7 @@ LOSS_CURVES = "loss_curves.png"
 WEIGHTS = "model.pt"
 HISTORY = "metrics.csv"
 CONFIG = "config.yaml"
+EXECUTION = "execution.yaml"
 
 
 def write_per_key_psnr(scores: pd.DataFrame, path: Path) -> Path:
@@ -60,7 +62,7 @@ def grid_samples(split: Split, n: int = 8) -> list[int]:
 def save_prediction_grid(
     model,
     data: TrialData,
-    config: TrialConfig,
+    execution: Execution,
     path: Path,
     n: int = 8,
     indices: list[int] | None = None,
@@ -68,7 +70,7 @@ def save_prediction_grid(
     """Rows of test samples (by default keys across the keyboard): the true image beside
     the predicted one."""
     indices = grid_samples(data.test, n) if indices is None else indices
-    predicted = predict(model, data.test.features[indices], config).cpu()
+    predicted = predict(model, data.test.features[indices], execution).cpu()
     figure, axes = plt.subplots(len(indices), 2, figsize=(6.4, 1.9 * len(indices)))
     axes = axes.reshape(len(indices), 2)
     for row, (index, image) in enumerate(zip(indices, predicted, strict=True)):
@@ -122,17 +124,21 @@ def write_trial_artifacts(
     scores: pd.DataFrame,
     model,
     data: TrialData,
+    execution: Execution,
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    (out / EXECUTION).write_text(yaml.safe_dump(execution.record(), sort_keys=False))
     history.to_csv(out / HISTORY, index=False, float_format="%.6g")
+    worst = worst_samples(scores)
     return [
         out / CONFIG,
+        out / EXECUTION,
         out / HISTORY,
         write_per_key_psnr(scores, out / PER_KEY_PSNR),
         write_test_scores(scores, out / TEST_SCORES),
-        save_prediction_grid(model, data, config, out / PREDICTIONS),
-        save_prediction_grid(model, data, config, out / WORST_KEYS, indices=worst_samples(scores)),
+        save_prediction_grid(model, data, execution, out / PREDICTIONS),
+        save_prediction_grid(model, data, execution, out / WORST_KEYS, indices=worst),
         save_loss_curves(history, out / LOSS_CURVES),
         save_weights(model, out / WEIGHTS),
     ]

@@ -15,8 +15,8 @@ from trainables.errors import ConfigError
 from trainables.features import FeatureSettings, NoiseSettings
 from trainables.losses import LOSSES
 from trainables.model import KERNELS, ModelConfig
+from trainables.precision import MEMORY_FORMATS, PRECISIONS
 
-PRECISIONS = ("bf16", "fp32")
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -41,9 +41,12 @@ class TrialConfig:
     # the test set: null = the dataset's split; else comma-separated instruments held out
     # whole (every other sample trains), to score on pianos never heard in training
     held_out: str | None = None
-    # speed: bf16 autocast + channels_last was 3.5x fp32 on this project's CPUs
-    precision: str = "bf16"
-    channels_last: bool = True
+    # speed: auto = the fastest this device has, found by a timed check of a few steps
+    # (bf16 + channels_last was 3.1x fp32 on a CPU with native bf16; emulated bf16 on
+    # an AVX2 CPU was 7-14x slower, so there auto trains in fp32). Not the trial's
+    # identity: what ran is recorded beside the results (trainables/precision.py).
+    precision: str = "auto"  # auto | bf16 | fp16 (CUDA only, with a gradient scaler) | fp32
+    memory_format: str = "auto"  # auto | channels_last | contiguous
     # features
     sample_rate: int = 16000
     n_fft: int = 2048
@@ -57,6 +60,10 @@ class TrialConfig:
             "loss": (self.loss in LOSSES, f"one of {sorted(LOSSES)}"),
             "kernel": (self.kernel in KERNELS, f"one of {list(KERNELS)}"),
             "precision": (self.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
+            "memory_format": (
+                self.memory_format in MEMORY_FORMATS,
+                f"one of {list(MEMORY_FORMATS)}",
+            ),
             "lr": (self.lr > 0, "a positive number"),
             "lr_schedule": (self.lr_schedule in LR_SCHEDULES, f"one of {list(LR_SCHEDULES)}"),
             "held_out": (self.held_out is None or bool(self.held_instruments), "instrument names"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from trainables.metrics import (
     summarize,
 )
 from trainables.model import SheetMusicNet
+from trainables.precision import Execution, resolve_execution, restore_execution
 
 
 class TrainingDiverged(FloatingPointError):
@@ -157,40 +157,49 @@ def train_rows(frame: pd.DataFrame, config: TrialConfig, root: Path) -> np.ndarr
     return (~frame["instrument"].isin(config.held_instruments)).to_numpy()
 
 
-def _autocast(config: TrialConfig, device: torch.device) -> contextlib.AbstractContextManager:
-    if config.precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def trial_execution(config: TrialConfig, n_frames: int, device: torch.device) -> Execution:
+    """The precision and memory format this trial trains in on `device` (see
+    trainables/precision.py): resolved once per process and model shape."""
+    return resolve_execution(
+        config.precision,
+        config.memory_format,
+        config.model(n_frames),
+        config.loss,
+        config.batch_size,
+        device,
+    )
 
 
-def build_model(config: TrialConfig, n_frames: int, device: torch.device) -> SheetMusicNet:
+def build_model(
+    config: TrialConfig, n_frames: int, device: torch.device, execution: Execution
+) -> SheetMusicNet:
     torch.manual_seed(config.seed)
     model = SheetMusicNet(config.model(n_frames)).to(device)
-    if config.channels_last:
+    if execution.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 
 
 @torch.no_grad()
 def predict(
-    model: SheetMusicNet, features: torch.Tensor, config: TrialConfig, batch_size: int = 64
+    model: SheetMusicNet, features: torch.Tensor, execution: Execution, batch_size: int = 64
 ) -> torch.Tensor:
     """Predicted images (N, 1, 162, 300) float32 for standardised features."""
     model.eval()
-    device = features.device
     outputs = []
     for start in range(0, features.shape[0], batch_size):
-        batch = features[start : start + batch_size]
-        if config.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        with _autocast(config, device):
-            outputs.append(model(batch).float())
+        with execution.autocast():
+            outputs.append(model(execution.layout(features[start : start + batch_size])).float())
     return torch.cat(outputs)
 
 
 @torch.no_grad()
 def evaluate(
-    model: SheetMusicNet, split: Split, targets: torch.Tensor, config: TrialConfig
+    model: SheetMusicNet,
+    split: Split,
+    targets: torch.Tensor,
+    config: TrialConfig,
+    execution: Execution,
 ) -> tuple[float, pd.DataFrame]:
     """(mean loss, per-sample frame: midi, register, predicted_midi, correct, psnr, ssim)."""
     criterion = loss_fn(config.loss)
@@ -198,7 +207,7 @@ def evaluate(
     for start in range(0, len(split), 64):
         features = split.features[start : start + 64]
         truth = targets[split.keys[start : start + 64]]
-        prediction = predict(model, features, config)
+        prediction = predict(model, features, execution)
         losses.append(float(criterion(prediction, truth)) * features.shape[0])
         psnr.append(psnr_per_sample(prediction, truth).cpu())
         ssim.append(ssim_per_sample(prediction, truth).cpu())
@@ -226,7 +235,9 @@ class EpochResult:
     model: SheetMusicNet
     optimizer: torch.optim.Optimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler  # fp16's loss scale; a no-op in bf16 and fp32
     generator: torch.Generator  # the batch order's state, for an exact resume
+    execution: Execution  # the precision and memory format it trains in, and on what
 
     def state(self) -> dict:
         """What `train_trial(resume=...)` needs to go on after this epoch."""
@@ -235,7 +246,9 @@ class EpochResult:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "generator": self.generator.get_state(),
+            "execution": self.execution.state(),
         }
 
 
@@ -255,12 +268,18 @@ def train_trial(
     """Train `config.epochs` epochs of Adam, yielding test metrics after each.
 
     Seeded: the same config and data give the same numbers on the same device.
-    `resume` is an `EpochResult.state()`: training goes on after that epoch.
+    `resume` is an `EpochResult.state()`: training goes on after that epoch, in the
+    precision and memory format it started in.
     """
     device = data.train.features.device
     check_fits(config, data)
-    model = build_model(config, data.n_frames, device)
+    if resume is not None and "execution" in resume:
+        execution = restore_execution(resume["execution"], device)
+    else:
+        execution = trial_execution(config, data.n_frames, device)
+    model = build_model(config, data.n_frames, device, execution)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scaler = execution.grad_scaler()
     criterion = loss_fn(config.loss)
     generator = torch.Generator().manual_seed(config.seed)
     n = len(data.train)
@@ -271,6 +290,8 @@ def train_trial(
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         schedule.load_state_dict(resume["schedule"])
+        if resume.get("scaler"):
+            scaler.load_state_dict(resume["scaler"])
         generator.set_state(resume["generator"])
         first_epoch = resume["epoch"] + 1
     for epoch in range(first_epoch, config.epochs + 1):
@@ -279,17 +300,16 @@ def train_trial(
         total, seen = torch.zeros((), device=device), 0
         for batch in torch.randperm(n, generator=generator).split(config.batch_size):
             batch = batch.to(device)
-            features = data.train.features[batch]
-            if config.channels_last:
-                features = features.contiguous(memory_format=torch.channels_last)
+            features = execution.layout(data.train.features[batch])
             truth = data.targets[data.train.keys[batch]]
             try:
-                with _autocast(config, device):
+                with execution.autocast():
                     prediction = model(features)
                 loss = criterion(prediction, truth)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 schedule.step()
             except torch.OutOfMemoryError as error:
                 raise TrialTooLarge(
@@ -305,7 +325,7 @@ def train_trial(
                 f"(loss={config.loss}, lr={config.lr}, batch_size={config.batch_size})"
             )
         train_seconds = time.perf_counter() - started
-        test_loss, scores = evaluate(model, data.test, data.targets, config)
+        test_loss, scores = evaluate(model, data.test, data.targets, config, execution)
         metrics = {
             "train_loss": train_loss,
             "test_loss": test_loss,
@@ -314,8 +334,10 @@ def train_trial(
             "train_samples_per_s": seen / train_seconds,
         }
         if data.noisy_test is not None:
-            _, noisy_scores = evaluate(model, data.noisy_test, data.targets, config)
+            _, noisy_scores = evaluate(model, data.noisy_test, data.targets, config, execution)
             metrics.update(summarize(noisy_scores, "noisy_test"))
         metrics["epoch_time_s"] = time.perf_counter() - started
         metrics = {k: (float(v) if np.isfinite(v) else float("nan")) for k, v in metrics.items()}
-        yield EpochResult(epoch, metrics, scores, model, optimizer, schedule, generator)
+        yield EpochResult(
+            epoch, metrics, scores, model, optimizer, schedule, scaler, generator, execution
+        )

@@ -43,5 +43,7 @@ def run_trial(
             on_epoch(result)
         last = result
     history = pd.DataFrame(rows)
-    artifacts = write_trial_artifacts(out, config, history, last.scores, last.model, data)
+    artifacts = write_trial_artifacts(
+        out, config, history, last.scores, last.model, data, last.execution
+    )
     return TrialOutcome(history, artifacts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from trainables.artifacts import write_trial_artifacts
 from trainables.config import TrialConfig
 from trainables.dataset import DatasetSpec, ensure_dataset
 from trainables.metrics import EPOCH_METRICS
+from trainables.precision import PrecisionUnsupported
 from trainables.training import (
     TrainingDiverged,
     TrialData,
@@ -38,6 +40,9 @@ from trainables.training import (
 STATE = "state.pt"
 HISTORY = "history.csv"
 ARTIFACTS = "artifacts"
+#: Reported beside the metrics each epoch: what ran (precision, memory format, hardware),
+#: under `ran_<name>`; the driver records them as MLflow tags.
+RAN_PREFIX = "ran_"
 
 
 def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
@@ -101,6 +106,7 @@ def train_in_tune(
         tune.report({**finished[key], "epoch": config.epochs, "trial_key": key, "reused": 1})
         return
     torch.set_num_threads(max(1, threads))
+    _log_to_worker_output()
     ensure_dataset(Path(data_root), dataset_spec, dataset_hash)
     data = trial_data(Path(data_root), dataset_hash, config, pick_device())
     device = data.targets.device
@@ -112,9 +118,11 @@ def train_in_tune(
             history = pd.read_csv(Path(folder) / HISTORY).to_dict("records")
     try:
         _train_and_report(config, data, resume, history, key, artifact_epochs)
-    except (TrainingDiverged, TrialTooLarge) as error:
+    except (TrainingDiverged, TrialTooLarge, PrecisionUnsupported) as error:
         # Deterministic: retrying would fail the same way. Stop the trial with its reason.
-        status = "diverged" if isinstance(error, TrainingDiverged) else "too_large"
+        status = {TrainingDiverged: "diverged", TrialTooLarge: "too_large"}.get(
+            type(error), "failed"
+        )
         tune.report(
             {
                 **dict.fromkeys(EPOCH_METRICS, float("nan")),
@@ -148,10 +156,13 @@ def _train_and_report(
                     result.scores,
                     result.model,
                     data,
+                    result.execution,
                 )
+            ran = {RAN_PREFIX + k: v for k, v in result.execution.record().items()}
             tune.report(
                 {
                     **result.metrics,
+                    **ran,
                     "epoch": result.epoch,
                     "trial_key": key,
                     "reused": 0,
@@ -159,3 +170,14 @@ def _train_and_report(
                 },
                 checkpoint=tune.Checkpoint.from_directory(folder),
             )
+
+
+def _log_to_worker_output() -> None:
+    """Ray forwards a worker's stderr to the driver: let the trial's own INFO lines (the
+    precision it chose) through, once per worker."""
+    logger = logging.getLogger("trainables")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

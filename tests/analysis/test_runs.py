@@ -38,7 +38,7 @@ def test_params_are_typed_back(smoke_runs):
     assert isinstance(run["loss"], str) and run["kernel"] == "5"
     fixed = load_study("smoke").fixed
     assert run["width"] == fixed["width"] and run["lr"] == pytest.approx(fixed["lr"])
-    assert run["channels_last"] is True or run["channels_last"] == True  # noqa: E712
+    assert run["precision"] == "auto" and run["memory_format"] == "auto"
     assert all(math.isnan(run[f]) for f in ("snr_low_db", "snr_mid_db", "snr_high_db"))
     assert pd.api.types.is_integer_dtype(smoke_runs.trials["seed"])
     assert pd.api.types.is_float_dtype(smoke_runs.trials["lr"])

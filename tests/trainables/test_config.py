@@ -17,12 +17,21 @@ def test_cli_and_yaml_values_are_coerced():
             "batch_size": "16",
             "snr_low_db": "null",
             "snr_mid_db": "10",
-            "channels_last": "false",
+            "memory_format": "contiguous",
         }
     )
     assert config.kernel == "3" and config.lr == 1e-4 and config.batch_size == 16
     assert config.snr_low_db is None and config.snr_mid_db == 10.0
-    assert config.channels_last is False
+    assert config.memory_format == "contiguous"
+
+
+def test_precision_and_memory_format_default_to_auto_and_are_checked():
+    config = TrialConfig()
+    assert (config.precision, config.memory_format) == ("auto", "auto")
+    with pytest.raises(ConfigError, match=r"field 'precision': 'fp8', expected one of \['auto'"):
+        TrialConfig(precision="fp8")
+    with pytest.raises(ConfigError, match=r"field 'memory_format': 'nhwc', expected one of"):
+        TrialConfig(memory_format="nhwc")
 
 
 @pytest.mark.parametrize(
