@@ -84,6 +84,9 @@ def print_summary(summary: SweepSummary) -> None:
             f"best ({study.metric}, mean over {int(summary.best['n_seeds'])} seed(s)): "
             f"{config}\n  {metrics}"
         )
+    ran = summary.ran_on()
+    if ran:
+        print("ran on: " + "; ".join(ran))
     for note in summary.unlogged:
         print(f"not in MLflow (kept in Tune's results): {note}")
     if summary.lost:

@@ -73,6 +73,15 @@ class SweepSummary:
     unlogged: list[str]
     lost: list[str]
 
+    def ran_on(self) -> list[str]:
+        """Each device of this launch's trained trials with the precision and memory format
+        they ran in (trials read back from MLflow trained nothing here)."""
+        columns = ["ran_device", "ran_device_capability", "ran_precision", "ran_memory_format"]
+        if not set(columns) <= set(self.results.columns):
+            return []
+        ways = self.results[columns].dropna().drop_duplicates()
+        return [f"{d} ({c}), {p} + {m}" for d, c, p, m in ways.itertuples(index=False)]
+
 
 def grid_configs(study: Study) -> list[TrialConfig]:
     """Every planned trial of a grid study: the product of the choices, times the seeds."""

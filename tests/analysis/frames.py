@@ -56,6 +56,11 @@ def synthetic_runs(trials: pd.DataFrame, experiment: str = "study"):
         dataset_hash="d",
         git_commit="c",
         epochs_done=2,
+        ran_device="cpu: Test CPU",
+        ran_device_capability="avx2",
+        ran_precision="fp32",
+        ran_memory_format="channels_last",
+        ran_native_bf16="false",
         epochs=2,
     )
     history = pd.DataFrame(

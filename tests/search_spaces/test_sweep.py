@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
 from search_spaces.study import STUDIES_DIR
-from search_spaces.tags import ERROR, KEY, PARENT, ROLE, STATUS
+from search_spaces.tags import ERROR, KEY, PARENT, ROLE, STATUS, ran_tag
+from trainables.precision import detect_hardware
 
 ROOT = Path(__file__).parents[2]
 #: Credentials a user's environment may hold: none may reach a log, param, tag or artifact.
@@ -46,6 +48,7 @@ ARTIFACTS = {
     "model.pt",
     "metrics.csv",
     "config.yaml",
+    "execution.yaml",
 }
 
 
@@ -140,6 +143,28 @@ def test_every_trial_is_a_child_run_with_params_metrics_and_artifacts(smoke):
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
         assert run.data.tags["dataset_hash"] == parent.data.tags["dataset_hash"]
     assert len({r.data.tags[KEY] for r in children}) == 4
+
+
+def test_every_trial_records_the_precision_and_hardware_it_ran_on(smoke):
+    folder, result = smoke
+    _, _, children = runs_of(folder, "smoke")
+    hardware = detect_hardware(torch.device("cpu"))
+    for run in children:
+        tags = run.data.tags
+        assert run.data.params["precision"] == "auto"  # the identity: what was asked
+        assert tags[ran_tag("device")] == f"cpu: {hardware.name}"
+        assert tags[ran_tag("device_capability")] == hardware.capability
+        assert tags[ran_tag("memory_format")] in ("channels_last", "contiguous")
+        if hardware.native_bf16:
+            assert tags[ran_tag("precision")] in ("bf16", "fp32")
+        else:  # emulated bf16 is never the default
+            assert tags[ran_tag("precision")] == "fp32"
+    report = (folder / "report" / "report.md").read_text()
+    ran = children[0].data.tags
+    assert f"Ran on: cpu: {hardware.name}" in report
+    assert f"{ran[ran_tag('precision')]} + {ran[ran_tag('memory_format')]}" in report
+    # each worker said once in the sweep's output what it chose, and why
+    assert "precision auto, memory_format auto ->" in result.stdout + result.stderr
 
 
 def test_trials_reuse_their_worker_processes(smoke):
