@@ -1,9 +1,9 @@
 """Real runs for the analysis, made once per session by real (tiny) sweeps.
 
-`smoke_store`: the shipped smoke study (loss smooth_l1/mse x seeds 0, 1, 4 epochs) run
-through `run_sweep` into a temporary SQLite store, plus a second sweep of the same study
-whose trials fail (depth 6 is too deep for the smoke spectrograms), so the experiment holds
-finished and failed trials under two parent runs. About a minute on two cores.
+`smoke_store`: the shipped smoke study (loss smooth_l1/mse x seeds 0, 1, 4 epochs) as the
+session's `smoke_launch` ran it, copied, plus a second sweep of the same study whose trials
+fail (depth 6 is too deep for the smoke spectrograms), so the experiment holds finished and
+failed trials under two parent runs.
 
 `thesis_store` (slow): small kernel and noise studies, for the sections smoke lacks.
 """
@@ -11,6 +11,7 @@ finished and failed trials under two parent runs. About a minute on two cores.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,12 @@ def sweep(study: Study, folder: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def smoke_store(tmp_path_factory: pytest.TempPathFactory):
+def smoke_store(tmp_path_factory: pytest.TempPathFactory, smoke_launch):
     import ray
 
     folder = tmp_path_factory.mktemp("smoke_store")
+    shutil.copy(smoke_launch[0] / "mlflow.db", folder / "mlflow.db")  # its artifacts stay put
     study = smoke_study()
-    sweep(study, folder)
     failing = smoke_study(fixed={**study.fixed, "depth": 6}, seeds=(0,), max_failures=0)
     sweep(failing, folder)
     yield Store(f"sqlite:///{folder / 'mlflow.db'}", folder, ("smoke",))
@@ -91,7 +92,7 @@ def thesis_store(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def best_store(tmp_path_factory: pytest.TempPathFactory):
     """One config over 2 seeds, trained with 10 dB noise, on the dataset's split and with
-    one piano held out: what the `best` study logs, shrunk to 2 epochs."""
+    one piano held out: what the `best` study logs, shrunk to 1 epoch."""
     import ray
 
     folder = tmp_path_factory.mktemp("best_store")
@@ -101,7 +102,7 @@ def best_store(tmp_path_factory: pytest.TempPathFactory):
         fixed={
             **base.fixed,
             "loss": "smooth_l1",
-            "epochs": 2,
+            "epochs": 1,
             "snr_low_db": 10.0,
             "snr_mid_db": 10.0,
             "snr_high_db": 10.0,
