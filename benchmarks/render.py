@@ -26,6 +26,7 @@ MODULES = (
     "platform_overhead",
     "sharing",
     "early_stopping",
+    "precision_default",
 )
 README = common.ROOT / "benchmarks" / "README.md"
 SUITE = "suite"

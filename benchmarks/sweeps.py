@@ -128,7 +128,7 @@ def trial_runs(folder: Path, experiment: str) -> pd.DataFrame:
     epoch's metrics and when the driver logged them (epoch seconds)."""
     from mlflow.tracking import MlflowClient  # slow to import; only the sweeps need it
 
-    from search_spaces.tags import ROLE, STATUS
+    from search_spaces.tags import RAN_FIELDS, ROLE, STATUS, ran_tag
 
     client = MlflowClient(tracking_uri(folder))
     found = client.get_experiment_by_name(experiment)
@@ -155,6 +155,7 @@ def trial_runs(folder: Path, experiment: str) -> pd.DataFrame:
                     "run_start": run.info.start_time / 1000,
                     "run_end": (run.info.end_time or 0) / 1000,
                     **run.data.params,
+                    **{f"ran_{f}": run.data.tags.get(ran_tag(f)) for f in RAN_FIELDS},
                     "epoch": epoch,
                     **entry,
                 }

@@ -23,9 +23,10 @@ from trainables.training import prepare_data, train_trial
 from trainables.trial import run_trial
 from trainables.trial_cli import main as trial_main
 
-#: Small and fast, but the real model, features, losses and loop.
+#: Small and fast, but the real model, features, losses and loop: 4 epochs lift the test
+#: PSNR by about 7 dB and the first notes are read (13 s in fp32 on a 2-core AMD EPYC).
 QUICK = dict(
-    width=8, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, batch_size=16, lr=2e-3, epochs=6
+    width=4, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, batch_size=16, lr=2e-3, epochs=4
 )
 
 
@@ -39,7 +40,7 @@ def trial(small_root, tmp_path_factory):
 def test_metrics_are_finite_and_improve(trial):
     _, outcome, _ = trial
     history = outcome.history
-    assert list(history["epoch"]) == list(range(1, 7))
+    assert list(history["epoch"]) == list(range(1, 5))
     assert np.isfinite(history.drop(columns=["epoch"]).to_numpy()).all()
     first, last = history.iloc[0], history.iloc[-1]
     assert last["test_psnr"] > first["test_psnr"] + 1.0

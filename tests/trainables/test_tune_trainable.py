@@ -6,7 +6,7 @@ from trainables.config import TrialConfig
 from trainables.training import prepare_data, train_trial
 from trainables.tune_trainable import trial_data
 
-QUICK = dict(width=8, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, epochs=1)
+QUICK = dict(width=4, bottleneck=64, n_mels=64, n_fft=1024, hop_length=512, epochs=1)
 CPU = torch.device("cpu")
 
 
