@@ -210,6 +210,7 @@ def kill_driver_after(study: Path, folder: Path, name: str, finished: int, timeo
 def test_a_killed_sweep_resumes_without_retraining(tmp_path):
     def edit(raw):
         raw["fixed"]["epochs"] = 3  # long enough to be killed between trials
+        raw["fixed"]["width"] = 2  # resuming is the point, not the model
 
     study = custom_study(tmp_path, "resume", edit)
     kill_driver_after(study, tmp_path, "resume", finished=1, timeout=300)

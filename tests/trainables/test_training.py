@@ -125,7 +125,7 @@ def test_an_unknown_held_out_instrument_is_named(small_root):
 
 
 def test_the_cosine_schedule_anneals_to_zero_and_resumes(small_root):
-    config = TrialConfig(**{**QUICK, "epochs": 2, "lr_schedule": "cosine"})
+    config = TrialConfig(**{**QUICK, "width": 2, "epochs": 2, "lr_schedule": "cosine"})
     data = prepare_data(small_root, config, torch.device("cpu"))
     results = list(train_trial(config, data))
     assert results[-1].optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
