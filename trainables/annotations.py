@@ -33,7 +33,7 @@ def check_annotations(frame: pd.DataFrame, root: Path, source: Path) -> pd.DataF
         frame[column] = frame[column].astype(str)
     for column in ("midi", "velocity"):
         numbers = pd.to_numeric(frame[column], errors="coerce")
-        bad = numbers.isna() | (numbers != numbers.round())
+        bad = ~np.isfinite(numbers) | (numbers != numbers.round())  # "inf" parses as a float
         if bad.any():
             i = int(np.argmax(bad))
             raise DatasetError(

@@ -207,7 +207,10 @@ def kill_driver_after(study: Path, folder: Path, name: str, finished: int, timeo
     driver.wait()
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_without_retraining(tmp_path):
+    """Two launches of a sweep, the first killed -9 after its first finished trial."""
+
     def edit(raw):
         raw["fixed"]["epochs"] = 3  # long enough to be killed between trials
         raw["fixed"]["width"] = 2  # resuming is the point, not the model

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.trainables.test_training import QUICK  # the same cached features
 from trainables.config import TrialConfig
 from trainables.precision import (
     Hardware,
@@ -153,9 +154,7 @@ def test_the_real_check_times_the_trials_model_once_per_process_and_says_so(capl
 
 
 def test_a_trial_says_what_it_ran_in_and_resumes_in_the_same_mode(small_root):
-    config = TrialConfig(
-        width=2, bottleneck=16, n_mels=32, n_fft=512, hop_length=512, batch_size=32, epochs=2
-    )
+    config = TrialConfig(**{**QUICK, "width": 2, "batch_size": 32, "epochs": 2})
     data = prepare_data(small_root, config, torch.device("cpu"))
     first = next(train_trial(config, data))
     assert first.execution.precision in ("bf16", "fp32")
@@ -168,7 +167,7 @@ def test_a_trial_says_what_it_ran_in_and_resumes_in_the_same_mode(small_root):
 
 
 def test_a_trial_asking_for_fp16_on_a_cpu_stops_before_training(small_root):
-    config = TrialConfig(width=2, bottleneck=16, n_mels=32, n_fft=512, precision="fp16")
+    config = TrialConfig(**{**QUICK, "width": 2, "precision": "fp16"})
     data = prepare_data(small_root, config, torch.device("cpu"))
     with pytest.raises(PrecisionUnsupported, match="field 'precision': 'fp16' needs a CUDA GPU"):
         next(train_trial(config, data))

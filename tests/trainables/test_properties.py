@@ -5,7 +5,7 @@ import contextlib
 from pathlib import Path
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from search_spaces.study import StudyError, parse_study
@@ -45,6 +45,7 @@ dropped = st.sets(st.sampled_from(COLUMNS), max_size=2)
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=rows, dropped=dropped)
+@example(rows=[{c: "INFINITY" if c == "midi" else "0" for c in COLUMNS}], dropped=set())
 def test_malformed_annotations_give_a_dataset_error(rows, dropped):
     frame = pd.DataFrame(rows, columns=list(COLUMNS)).drop(columns=list(dropped))
     try:
