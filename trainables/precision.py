@@ -235,7 +235,8 @@ def time_modes(
     hardware = detect_hardware(device)
     criterion = loss_fn(loss)
     batch = min(batch_size, CHECK_BATCH)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    gpus = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus, device_type="cuda"):
         torch.manual_seed(0)
         features = torch.randn(batch, 1, model.n_mels, model.n_frames, device=device)
         truth = torch.rand(batch, 1, HEIGHT, WIDTH, device=device)

@@ -14,6 +14,7 @@ from analysis.runs import (
     EmptyExperimentError,
     ExperimentNotFoundError,
     config_labels,
+    hardware_labels,
     load_runs,
     noise_label,
     require_finished,
@@ -31,6 +32,20 @@ def test_trials_are_told_apart_by_state(smoke_runs):
     failed = smoke_runs.trials[smoke_runs.trials["status"] == "failed"]
     assert failed["error"].str.contains("too small for depth 6").all()
     assert len(smoke_runs.experiments.loc[0, "parent_run_ids"]) == 2  # two sweeps
+
+
+def test_hardware_labels_say_what_made_the_results():
+    recorded = {
+        "ran_device": "cpu: AMD EPYC",
+        "ran_device_capability": "avx2",
+        "ran_precision": "fp32",
+        "ran_memory_format": "channels_last",
+    }
+    trials = pd.DataFrame([recorded, recorded, dict.fromkeys(recorded)])
+    assert hardware_labels(trials) == [
+        "cpu: AMD EPYC (avx2), fp32 + channels_last: 2 trial(s)",
+        "not recorded: 1 trial(s)",
+    ]
 
 
 def test_params_are_typed_back(smoke_runs):

@@ -5,8 +5,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from search_spaces.study import STUDIES_DIR, StudyError, load_study, parse_study
-from search_spaces.sweep import check_local_resources, describe_plan, grid_configs
+from search_spaces.study import STUDIES_DIR, Dimension, StudyError, load_study, parse_study
+from search_spaces.sweep import (
+    check_local_precision,
+    check_local_resources,
+    describe_plan,
+    grid_configs,
+)
 
 ROOT = Path(__file__).parents[2]
 SHIPPED = sorted(p.stem for p in STUDIES_DIR.glob("*.yaml"))
@@ -137,6 +142,26 @@ def test_cli_rejects_a_bad_override_before_ray_starts():
     )
     assert result.returncode == 2
     assert "field 'lr': 0.0, expected a positive number" in result.stderr
+
+
+def test_a_precision_this_machine_cannot_run_is_refused_before_ray_starts():
+    result = subprocess.run(
+        [sys.executable, "platform/sweep.py", "--study", "smoke", "--set", "precision=fp16"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "smoke.yaml: field 'precision': 'fp16' needs a CUDA GPU" in result.stderr
+    assert "Started a local Ray instance" not in result.stdout + result.stderr
+    smoke = load_study("smoke")
+    searched = smoke.with_overrides(
+        space=(Dimension("precision", "choice", ("auto", "fp32", "fp16")),)
+    )
+    with pytest.raises(StudyError, match="'fp16' needs a CUDA GPU"):
+        check_local_precision(searched)
+    check_local_precision(smoke.with_overrides(fixed={**smoke.fixed, "precision": "bf16"}))
 
 
 def test_plan_of_an_optuna_study_names_the_space():
