@@ -314,7 +314,7 @@ def resolve(
     gain = ""
     if fastest_fp32 and chosen.precision != "fp32":
         gain = f"; {fastest_fp32 / seconds[chosen]:.2f}x the fastest fp32"
-    how = f"timed check of one step each in {check_s:.1f} s: {timings}{gain}"
+    how = f"timed check in {check_s:.1f} s, median step: {timings}{gain}"
     if precision == "auto" and hardware.device == "cpu" and not hardware.native_bf16:
         how += "; no native bf16 on this CPU, so bf16 was not tried"
     return Execution(chosen, hardware, how, check_s)
