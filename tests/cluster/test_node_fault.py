@@ -31,7 +31,8 @@ def trial_nodes(db) -> dict[str, str]:
 def test_a_stopped_worker_node_costs_a_retry_not_the_study(tmp_path):
     raw = yaml.safe_load((STUDIES_DIR / "smoke.yaml").read_text())
     raw.update(name="node-fault", max_failures=2)
-    raw["fixed"]["epochs"] = 8
+    raw["fixed"]["epochs"] = 4  # the node dies after a trial's first epoch there
+    raw["fixed"]["width"] = 2  # the retry is the point, not the model
     study = tmp_path / "node-fault.yaml"
     study.write_text(yaml.safe_dump(raw))
     db = tmp_path / "mlflow.db"
@@ -71,6 +72,6 @@ def test_a_stopped_worker_node_costs_a_retry_not_the_study(tmp_path):
     runs = client.search_runs([experiment.experiment_id], f"tags.`{ROLE}` = 'trial'")
     assert len(runs) == 4 and len({r.data.tags[KEY] for r in runs}) == 4
     assert all(r.data.tags[STATUS] == "finished" for r in runs)
-    assert all(len(client.get_metric_history(r.info.run_id, "test_psnr")) >= 8 for r in runs)
+    assert all(len(client.get_metric_history(r.info.run_id, "test_psnr")) >= 4 for r in runs)
     # the trial that lost its node finished on the head
     assert all(r.data.tags[NODE] != worker_node for r in runs)
