@@ -75,16 +75,10 @@ def training_step(config: TrialConfig, n_frames: int, execution: Execution):
     model = build_model(config, n_frames, torch.device(execution.hardware.device), execution)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    criterion = loss_fn(config.loss)
+    criterion, scaler = loss_fn(config.loss), execution.grad_scaler()
 
     def step(features: torch.Tensor, truth: torch.Tensor) -> None:
-        features = execution.layout(features)
-        with execution.autocast():
-            prediction = model(features)
-        loss = criterion(prediction, truth)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        execution.train_step(model, features, truth, criterion, optimizer, scaler)
 
     return step
 

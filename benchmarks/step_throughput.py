@@ -77,13 +77,9 @@ class Trainer:
         self.batch = batch
 
     def step(self) -> None:
-        with self.execution.autocast():
-            prediction = self.forward(self.features)
-        loss = self.loss(prediction, self.truth)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.execution.train_step(
+            self.forward, self.features, self.truth, self.loss, self.optimizer, self.scaler
+        )
 
     def samples_per_s(self, min_s: float) -> float:
         return self.batch * common.rate(self.step, self.target, min_s)

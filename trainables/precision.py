@@ -204,6 +204,26 @@ class Execution:
             return batch.contiguous(memory_format=torch.channels_last)
         return batch
 
+    def train_step(
+        self,
+        model: Callable[[torch.Tensor], torch.Tensor],
+        features: torch.Tensor,
+        truth: torch.Tensor,
+        criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+    ) -> torch.Tensor:
+        """One optimiser step in this mode, the loss in fp32: what `train_trial` runs per
+        batch, and so what the timed check times."""
+        with self.autocast():
+            prediction = model(self.layout(features))
+        loss = criterion(prediction, truth)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return loss
+
     def record(self) -> dict[str, str]:
         """What ran, for MLflow tags and the trial's artifacts."""
         return {
@@ -270,17 +290,7 @@ def _step(
     optimizer = torch.optim.Adam(net.parameters())
     scaler = execution.grad_scaler()
     inputs = execution.layout(features)
-
-    def step() -> None:
-        with execution.autocast():
-            prediction = net(inputs)
-        loss = criterion(prediction, truth)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-
-    return step
+    return lambda: execution.train_step(net, inputs, truth, criterion, optimizer, scaler)
 
 
 def _sync(device: torch.device) -> None:

@@ -300,16 +300,10 @@ def train_trial(
         total, seen = torch.zeros((), device=device), 0
         for batch in torch.randperm(n, generator=generator).split(config.batch_size):
             batch = batch.to(device)
-            features = execution.layout(data.train.features[batch])
+            features = data.train.features[batch]
             truth = data.targets[data.train.keys[batch]]
             try:
-                with execution.autocast():
-                    prediction = model(features)
-                loss = criterion(prediction, truth)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+                loss = execution.train_step(model, features, truth, criterion, optimizer, scaler)
                 schedule.step()
             except torch.OutOfMemoryError as error:
                 raise TrialTooLarge(

@@ -132,26 +132,25 @@ def test_dry_run_prints_the_plan_without_running():
     assert "Trial status" not in result.stdout
 
 
-def test_cli_rejects_a_bad_override_before_ray_starts():
-    result = subprocess.run(
-        [sys.executable, "platform/sweep.py", "--study", "smoke", "--set", "lr=0"],
+def smoke_with(override: str) -> subprocess.CompletedProcess:
+    """`platform/sweep.py --study smoke --set <override>`."""
+    return subprocess.run(
+        [sys.executable, "platform/sweep.py", "--study", "smoke", "--set", override],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_cli_rejects_a_bad_override_before_ray_starts():
+    result = smoke_with("lr=0")
     assert result.returncode == 2
     assert "field 'lr': 0.0, expected a positive number" in result.stderr
 
 
 def test_a_precision_this_machine_cannot_run_is_refused_before_ray_starts():
-    result = subprocess.run(
-        [sys.executable, "platform/sweep.py", "--study", "smoke", "--set", "precision=fp16"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = smoke_with("precision=fp16")
     assert result.returncode == 2
     assert "smoke.yaml: field 'precision': 'fp16' needs a CUDA GPU" in result.stderr
     assert "Started a local Ray instance" not in result.stdout + result.stderr
