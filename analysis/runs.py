@@ -34,6 +34,7 @@ from search_spaces.tags import (
     RAN_FIELDS,
     ROLE,
     STATUS,
+    ran_label,
     ran_tag,
 )
 from trainables.artifacts import PER_KEY_PSNR, TEST_SCORES
@@ -219,8 +220,12 @@ def hardware_labels(trials: pd.DataFrame) -> list[str]:
         return []
     labels = trials.apply(
         lambda t: (
-            f"{t['ran_device']} ({t['ran_device_capability'] or 'no AVX2/AVX-512'}), "
-            f"{t['ran_precision']} + {t['ran_memory_format']}"
+            ran_label(
+                t["ran_device"],
+                t["ran_device_capability"],
+                t["ran_precision"],
+                t["ran_memory_format"],
+            )
             if isinstance(t.get("ran_device"), str)
             else "not recorded"
         ),

@@ -70,9 +70,9 @@ class ThesisDataset(Dataset):
         return features, target
 
 
-def training_step(config: TrialConfig, n_frames: int, execution: Execution):
+def training_step(config: TrialConfig, n_frames: int, target: torch.device, execution: Execution):
     """The platform's training step for `config` (the loop body of `train_trial`)."""
-    model = build_model(config, n_frames, torch.device(execution.hardware.device), execution)
+    model = build_model(config, n_frames, target, execution)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     criterion, scaler = loss_fn(config.loss), execution.grad_scaler()
@@ -156,8 +156,8 @@ def run(quick: bool) -> dict[str, Any]:
     for width in widths:
         model_config = config.replace(width=width)
         execution = trial_execution(model_config, data.n_frames, target)
-        thesis_step = training_step(model_config, data.n_frames, execution)
-        platform_step = training_step(model_config, data.n_frames, execution)
+        thesis_step = training_step(model_config, data.n_frames, target, execution)
+        platform_step = training_step(model_config, data.n_frames, target, execution)
 
         def thesis_steps(step=thesis_step) -> float:
             def one() -> None:

@@ -27,7 +27,7 @@ from ray.tune.search import ConcurrencyLimiter, Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.study import Dimension, Study, StudyError
-from search_spaces.tags import default_tracking_uri
+from search_spaces.tags import default_tracking_uri, ran_label
 from search_spaces.tracking import (
     HTTP_LIMITS,
     STATUS,
@@ -80,7 +80,7 @@ class SweepSummary:
         if not set(columns) <= set(self.results.columns):
             return []
         ways = self.results[columns].dropna().drop_duplicates()
-        return [f"{d} ({c}), {p} + {m}" for d, c, p, m in ways.itertuples(index=False)]
+        return [ran_label(*way) for way in ways.itertuples(index=False)]
 
 
 def grid_configs(study: Study) -> list[TrialConfig]:

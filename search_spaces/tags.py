@@ -30,3 +30,8 @@ RAN_FIELDS = ("precision", "memory_format", "device", "device_capability", "nati
 
 def ran_tag(field: str) -> str:
     return RAN + field
+
+
+def ran_label(device: str, capability: str | None, precision: str, memory_format: str) -> str:
+    """One way a trial ran, as the sweep's summary and the report say it."""
+    return f"{device} ({capability or 'no AVX2/AVX-512'}), {precision} + {memory_format}"

@@ -204,6 +204,13 @@ class Execution:
             return batch.contiguous(memory_format=torch.channels_last)
         return batch
 
+    def place(self, model: SheetMusicNet, device: torch.device) -> SheetMusicNet:
+        """`model` on `device`, its weights in this mode's memory format."""
+        model = model.to(device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
     def train_step(
         self,
         model: Callable[[torch.Tensor], torch.Tensor],
@@ -247,12 +254,12 @@ def time_modes(
     model: ModelConfig,
     loss: str,
     modes: list[Mode],
+    hardware: Hardware,
     device: torch.device,
     batch_size: int,
     rounds: int = CHECK_ROUNDS,
 ) -> dict[Mode, float]:
     """Median seconds of one training step of `model` in each mode, interleaved."""
-    hardware = detect_hardware(device)
     criterion = loss_fn(loss)
     batch = min(batch_size, CHECK_BATCH)
     gpus = [device.index or 0] if device.type == "cuda" else []
@@ -284,9 +291,7 @@ def _step(
     truth: torch.Tensor,
 ) -> Callable[[], None]:
     """One training step as `train_trial` takes it, in `execution`'s mode."""
-    net = SheetMusicNet(config).to(features.device)
-    if execution.channels_last:
-        net = net.to(memory_format=torch.channels_last)
+    net = execution.place(SheetMusicNet(config), features.device)
     optimizer = torch.optim.Adam(net.parameters())
     scaler = execution.grad_scaler()
     inputs = execution.layout(features)
@@ -353,7 +358,7 @@ def resolve_execution(
             precision,
             memory_format,
             hardware,
-            lambda modes: time_modes(model, loss, modes, device, batch_size),
+            lambda modes: time_modes(model, loss, modes, hardware, device, batch_size),
         )
         log.info("precision %s, memory_format %s -> %s", precision, memory_format, _resolved[key])
     return _resolved[key]

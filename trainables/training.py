@@ -174,10 +174,7 @@ def build_model(
     config: TrialConfig, n_frames: int, device: torch.device, execution: Execution
 ) -> SheetMusicNet:
     torch.manual_seed(config.seed)
-    model = SheetMusicNet(config.model(n_frames)).to(device)
-    if execution.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    return execution.place(SheetMusicNet(config.model(n_frames)), device)
 
 
 @torch.no_grad()
