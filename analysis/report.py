@@ -35,7 +35,13 @@ from analysis.runs import (
     require_finished,
     varying_fields,
 )
-from analysis.scorecard import is_single_config, scorecard
+from analysis.scorecard import (
+    evaluation_errors_table,
+    generalisation_table,
+    is_single_config,
+    latest_evaluations,
+    scorecard,
+)
 from analysis.tables import Table, configs_table, grid_tables, kernel_tables, loss_tables
 
 HTML_NAME = "report.html"
@@ -143,6 +149,8 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
                 report.add(Text(_ranking(table)))
     if is_single_config(trials):
         _scorecard_section(report, runs, name)
+    else:
+        _evaluation_section(report, runs, name)
     for study in noise_studies(trials):
         report.add(Heading(f"Noise per register: {name}", 3), Text(study.answer))
         for table in study.tables():
@@ -197,7 +205,8 @@ def _scorecard_section(report: Report, runs: Runs, name: str) -> None:
     """One configuration over seeds: per register, other test audio, the keys it misses."""
     card = scorecard(runs, name)
     report.add(Heading(f"The configuration, scored: {name}", 3), Text(card.summary))
-    for table in (card.registers, card.generalisation, card.confusions):
+    tables = (card.registers, card.generalisation, card.evaluation_errors, card.confusions)
+    for table in filter(None, tables):
         report.add(Text(f"**{table.title}.** {table.caption}"), TableBlock(table))
     if card.worst_keys_png is not None:
         report.add(
@@ -208,6 +217,19 @@ def _scorecard_section(report: Report, runs: Runs, name: str) -> None:
                 "true staff beside the predicted one.",
             )
         )
+
+
+def _evaluation_section(report: Report, runs: Runs, name: str) -> None:
+    """A study of several configs has no single config to score, but its models may have
+    been scored on other datasets (`sheetsweep-evaluate`): the same table, those rows only."""
+    evaluations = latest_evaluations(runs.evaluations, name)
+    if evaluations.empty:
+        return
+    trials = runs.trials[runs.trials["experiment"] == name]
+    table = generalisation_table(trials, name, evaluations)
+    errors = evaluation_errors_table(evaluations, runs.evaluation_scores, name)
+    report.add(Heading(table.title, 3), Text(table.caption), TableBlock(table))
+    report.add(Text(f"**{errors.title}.** {errors.caption}"), TableBlock(errors))
 
 
 def _ranking(table: Table) -> str:
@@ -248,6 +270,7 @@ def _overview(runs: Runs) -> Table:
                 "sweeps": len(experiment["parent_run_ids"]),
                 "planned": "–" if planned is None or pd.isna(planned) else int(planned),
                 **{state: int(counts.loc[name, state]) for state in counts.columns},
+                "evaluations": int((runs.evaluations["experiment"] == name).sum()),
                 "epochs": _values(finished, "epochs"),
                 "seeds": _values(finished, "seed"),
                 "dataset": _values(trials, "dataset_hash", 10),
@@ -260,7 +283,8 @@ def _overview(runs: Runs) -> Table:
     return Table(
         "overview",
         "Studies compared",
-        "Trials per study and state (from the sweep's status tag).",
+        "Trials per study and state (from the sweep's status tag); evaluations: "
+        "`sheetsweep-evaluate` runs in the study's experiment, not trials.",
         display,
         display,
     )

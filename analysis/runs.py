@@ -3,7 +3,9 @@
 Everything the analysis shows comes from here, and only from MLflow: params typed back
 to numbers, final and best metrics, per-epoch history, and the per-key PSNR artifacts.
 Trials are told apart by the sweep's status tag (finished, pruned, failed, lost), so a
-pruned trial's early numbers never sit in a table beside finished ones.
+pruned trial's early numbers never sit in a table beside finished ones. Evaluation runs
+(`sheetsweep-evaluate`: a trained model scored on some dataset) share the experiment but
+are not trials: they get their own frames and never enter a trial's table or count.
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ from mlflow.tracking import MlflowClient
 from search_spaces.tags import (
     COMMIT,
     DATASET,
+    DATASET_NAME,
+    DATASET_ROOT,
     ERROR,
+    EVALUATION,
     KEY,
+    MODEL_RUN,
+    MODEL_URI,
     PARENT,
     RAN_FIELDS,
     ROLE,
@@ -40,6 +47,7 @@ from search_spaces.tags import (
 from trainables.artifacts import PER_KEY_PSNR, TEST_SCORES
 from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
+from trainables.metrics import REGISTER_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,23 @@ HISTORY_METRICS = ("train_loss", "test_loss", "test_psnr", "test_note_acc", "tes
 LOWER_IS_BETTER = frozenset({"train_loss", "test_loss"})
 PER_KEY_COLUMNS = ("run_id", "midi", "note", "register", "psnr", "ssim", "note_acc", "n")
 TEST_SCORE_COLUMNS = ("run_id", "midi", "note", "register", "predicted_midi", "correct", "psnr")
+#: What an evaluation run logs: `summarize(scores, "test")` over every note of a dataset.
+EVALUATION_METRICS = ("test_psnr", "test_ssim", "test_note_acc", *REGISTER_METRICS)
+EVALUATION_COLUMNS = (
+    "experiment",
+    "run_id",
+    "run_name",
+    "start_time",
+    "model_uri",
+    "model_run_id",
+    "model_run_name",  # the trial's run name when that trial is loaded, else None
+    "model_config",  # its config label within its study (as `config_labels`), else None
+    "dataset_name",
+    "dataset_hash",
+    "dataset_root",
+    "n_notes",
+    *EVALUATION_METRICS,
+)
 _RUN_STATUS = {
     "FINISHED": "finished",
     "FAILED": "failed",
@@ -77,7 +102,8 @@ class EmptyExperimentError(AnalysisError):
 
 @dataclass(frozen=True)
 class Runs:
-    """The trials of some studies: one row per child run, plus their long frames."""
+    """The trials of some studies: one row per child run, plus their long frames; and,
+    apart from them, the evaluation runs logged in the same experiments."""
 
     tracking_uri: str
     experiments: pd.DataFrame  # experiment, experiment_id, question, parent_run_ids
@@ -86,6 +112,14 @@ class Runs:
     per_key: pd.DataFrame  # run_id, midi, note, register, psnr, ssim, note_acc, n
     # one row per clean test sample of the finished trials: what each prediction was read as
     test_scores: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(TEST_SCORE_COLUMNS))
+    )
+    # one row per finished evaluation run (a model scored on a dataset): not trials
+    evaluations: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(EVALUATION_COLUMNS))
+    )
+    # every note an evaluation scored, as `test_scores` (run_id is the evaluation's)
+    evaluation_scores: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(TEST_SCORE_COLUMNS))
     )
 
@@ -102,7 +136,8 @@ class Runs:
 
 
 def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Runs:
-    """Read every trial of `experiments` (study names) from the store at `tracking_uri`.
+    """Read every trial of `experiments` (study names) from the store at `tracking_uri`,
+    and, apart from the trials, their finished evaluation runs and per-note scores.
 
     Raises ExperimentNotFoundError for an unknown name and EmptyExperimentError for an
     experiment without trial runs, naming the experiment and the store either way.
@@ -114,7 +149,7 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
         if not path.is_file():
             raise AnalysisError(f"no MLflow store at {tracking_uri} ({path} does not exist)")
     client = MlflowClient(tracking_uri)
-    found, rows = [], []
+    found, rows, evaluated = [], [], []
     for name in dict.fromkeys(experiments):
         experiment = _experiment(client, tracking_uri, name)
         children = _search(client, experiment.experiment_id, f"tags.`{ROLE}` = 'trial'")
@@ -149,6 +184,11 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
             }
         )
         rows += [_trial_row(client, name, run) for run in children]
+        evaluated += _search(
+            client,
+            experiment.experiment_id,
+            f"tags.`{ROLE}` = '{EVALUATION}' and attributes.status = 'FINISHED'",
+        )
     trials = pd.DataFrame(rows)
     trials = _typed(trials)
     history = _history(client, trials)
@@ -159,6 +199,9 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
     test_scores = _artifact_tables(
         client, trials[trials["status"] == "finished"], TEST_SCORES, TEST_SCORE_COLUMNS
     )
+    names = {e["experiment_id"]: e["experiment"] for e in found}
+    evaluations = _evaluations(evaluated, names, trials)
+    evaluation_scores = _artifact_tables(client, evaluations, TEST_SCORES, TEST_SCORE_COLUMNS)
     return Runs(
         tracking_uri,
         pd.DataFrame(found),
@@ -166,6 +209,8 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
         history,
         per_key,
         test_scores,
+        evaluations,
+        evaluation_scores,
     )
 
 
@@ -302,6 +347,42 @@ def _trial_row(client: MlflowClient, experiment: str, run) -> dict[str, Any]:
         **{f"ran_{name}": tags.get(ran_tag(name)) for name in RAN_FIELDS},
         **run.data.metrics,
     }
+
+
+def _evaluations(runs: list, experiments: dict[str, str], trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per evaluation run, its model named as the trial that trained it (when that
+    trial is among `trials`), so a table can say `loss=mse seed=0` rather than a run id."""
+    finished = trials[trials["status"] == "finished"]
+    names = finished.set_index("run_id")["run_name"]
+    configs = pd.Series(config_labels(finished, with_study=False).values, index=names.index)
+    rows = [
+        {
+            "experiment": experiments[run.info.experiment_id],
+            "run_id": run.info.run_id,
+            "run_name": run.info.run_name,
+            "start_time": pd.to_datetime(run.info.start_time, unit="ms", utc=True),
+            "model_uri": run.data.tags.get(MODEL_URI),
+            "model_run_id": run.data.tags.get(MODEL_RUN),
+            "dataset_name": run.data.tags.get(DATASET_NAME),
+            "dataset_hash": run.data.tags.get(DATASET),
+            "dataset_root": run.data.tags.get(DATASET_ROOT),
+            **run.data.metrics,
+        }
+        for run in runs
+    ]
+    frame = pd.DataFrame(rows).reindex(columns=list(EVALUATION_COLUMNS))
+    frame["model_run_name"] = _or_none(frame["model_run_id"].map(names))
+    frame["model_config"] = _or_none(frame["model_run_id"].map(configs))
+    frame["n_notes"] = pd.to_numeric(frame["n_notes"]).astype("Int64")
+    metrics = list(EVALUATION_METRICS)
+    frame[metrics] = frame[metrics].astype(float)
+    return frame
+
+
+def _or_none(values: pd.Series) -> pd.Series:
+    """Missing as None (not NaN), as the trials frame keeps a missing tag."""
+    values = values.astype(object)
+    return values.where(values.notna(), None)
 
 
 def _typed(trials: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
     python platform/sweep.py --study smoke --report reports/smoke    # and its report
     python platform/sweep.py --study loss --set epochs=3 --seeds 0     # a quick look
     python platform/sweep.py --study full --dry-run                    # the plan, no training
+    python platform/sweep.py --study best --register piano     # its best model: piano@champion
     ray submit platform/cluster-gpu.yaml platform/sweep.py -- --study full --address auto
 
 Launching the same command again resumes: finished trials are read back from MLflow,
@@ -116,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FIELD=VALUE",
         help="override a fixed trial field, e.g. epochs=3; repeatable",
     )
+    parser.add_argument(
+        "--register",
+        metavar="NAME",
+        help="after the sweep, register its best trial's model as NAME (alias champion)",
+    )
     parser.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
     parser.add_argument("--num-trials", type=int, help="configs an optuna study samples")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (0: no limit)")
@@ -150,6 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_summary(summary)
+    if args.register and summary.best:
+        from search_spaces.register_cli import describe
+        from search_spaces.registry import register_best
+
+        try:
+            registered = register_best(args.tracking_uri, study.name, args.register)
+        except SheetsweepError as error:
+            print(f"error: --register: {error}", file=sys.stderr)
+            return 2
+        print(describe(registered, study.name))
     if args.report and summary.best:
         from analysis.__main__ import main as report_main  # only when asked: it loads seaborn
 

@@ -18,6 +18,7 @@ from trainables.config import TrialConfig
 from trainables.errors import ConfigError
 from trainables.metrics import EPOCH_METRICS
 from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS
+from trainables.text_files import read_utf8
 
 STUDIES_DIR = Path(__file__).parent / "studies"
 SEARCHERS = ("grid", "optuna")
@@ -151,7 +152,7 @@ def study_path(name_or_path: str | Path) -> Path:
 def load_study(name_or_path: str | Path) -> Study:
     path = study_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_utf8(path, StudyError))
     except (OSError, yaml.YAMLError) as error:
         raise StudyError(f"{path}: not a readable YAML file: {error}") from error
     return parse_study(raw, path)

@@ -42,7 +42,7 @@ from search_spaces.tracking import (
     run_name,
 )
 from trainables.config import TrialConfig
-from trainables.dataset import DatasetSpec, build_dataset
+from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset
 from trainables.precision import PrecisionUnsupported, check_supported, detect_hardware
 from trainables.tune_trainable import train_in_tune, trial_config, trial_key
 
@@ -237,8 +237,7 @@ def _tuner(
     study: Study,
     options: SweepOptions,
     runs: SweepRuns,
-    dataset_hash: str,
-    data_root: Path,
+    dataset: DatasetInfo,
     configs: list[TrialConfig] | None,
     name: str,
     restore: bool,
@@ -247,9 +246,9 @@ def _tuner(
         tune.with_parameters(
             train_in_tune,
             study=study.name,
-            data_root=str(data_root.resolve()),
+            data_root=str(dataset.root.resolve()),
             dataset_spec=dataset_spec(study),
-            dataset_hash=dataset_hash,
+            dataset_hash=dataset.dataset_hash,
             seeds=study.seeds,
             finished=runs.finished,
             artifact_epochs=asha_rungs(study),
@@ -290,7 +289,7 @@ def _tuner(
             storage_path=storage,
             failure_config=tune.FailureConfig(max_failures=study.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[MlflowTrialLogger(runs, study.name, dataset_hash, study.seeds, searched)],
+            callbacks=[MlflowTrialLogger(runs, study.name, dataset, study.seeds, searched)],
             verbose=1,
         ),
     )
@@ -322,7 +321,7 @@ def start_ray(options: SweepOptions) -> None:
 
 
 def _rerun_lost_trials(
-    study: Study, options: SweepOptions, runs: SweepRuns, dataset_hash: str, grid, name: str
+    study: Study, options: SweepOptions, runs: SweepRuns, dataset: DatasetInfo, grid, name: str
 ) -> tune.Tuner | None:
     """A tuner for the grid's planned trials that neither MLflow nor this launch of Tune
     knows (a killed driver's trials started after Tune's last snapshot), or None."""
@@ -331,17 +330,14 @@ def _rerun_lost_trials(
     except Exception as error:  # MLflow went away: Tune's results are all there is
         log.warning("MLflow unreachable after the sweep (%s)", str(error).splitlines()[0][:200])
         return None
-    seen = {trial_key(study.name, dataset_hash, trial_config(r.config, study.seeds)) for r in grid}
+    digest = dataset.dataset_hash
+    seen = {trial_key(study.name, digest, trial_config(r.config, study.seeds)) for r in grid}
     known = runs.finished.keys() | seen
-    missing = [
-        c for c in grid_configs(study) if trial_key(study.name, dataset_hash, c) not in known
-    ]
+    missing = [c for c in grid_configs(study) if trial_key(study.name, digest, c) not in known]
     if not missing:
         return None
     log.warning("%d planned trial(s) missing after resume; running them", len(missing))
-    return _tuner(
-        study, options, runs, dataset_hash, study.dataset.root, missing, name, restore=False
-    )
+    return _tuner(study, options, runs, dataset, missing, name, restore=False)
 
 
 def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
@@ -352,7 +348,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     for name, value in {**HTTP_LIMITS, **TUNE_QUIET}.items():
         os.environ.setdefault(name, value)
     check_tracking(options.tracking_uri)
-    dataset_hash = build_dataset(study.dataset.root, dataset_spec(study)).dataset_hash
+    dataset = build_dataset(study.dataset.root, dataset_spec(study))
     params = {
         "metric": study.metric,
         "mode": study.mode,
@@ -363,15 +359,15 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
         "fixed": study.fixed,
         "space": {d.name: [d.kind, list(d.values)] for d in study.space},
     }
-    runs = open_sweep(options.tracking_uri, study, dataset_hash, params)
+    runs = open_sweep(options.tracking_uri, study, dataset.dataset_hash, params)
     start_ray(options)
     check_cluster_resources(study)
     name = f"{study.name}-{study.digest()}"
-    tuner = _tuner(study, options, runs, dataset_hash, study.dataset.root, None, name, restore=True)
+    tuner = _tuner(study, options, runs, dataset, None, name, restore=True)
     grid = tuner.fit()
     frames, callbacks, trial_results = [grid.get_dataframe()], _callbacks(tuner), list(grid)
     if study.searcher == "grid":
-        rerun = _rerun_lost_trials(study, options, runs, dataset_hash, grid, f"{name}-fill")
+        rerun = _rerun_lost_trials(study, options, runs, dataset, grid, f"{name}-fill")
         if rerun is not None:
             filled = rerun.fit()
             frames.append(filled.get_dataframe())

@@ -35,3 +35,15 @@ def ran_tag(field: str) -> str:
 def ran_label(device: str, capability: str | None, precision: str, memory_format: str) -> str:
     """One way a trial ran, as the sweep's summary and the report say it."""
     return f"{device} ({capability or 'no AVX2/AVX-512'}), {precision} + {memory_format}"
+
+
+#: `ROLE` of a run that scores a model on a dataset (`sheetsweep-evaluate`), logged in the
+#: experiment of the study that trained the model.
+EVALUATION = "evaluation"
+MODEL_URI = "sheetsweep.model_uri"  # the model as the user named it (runs:/, models:/...)
+MODEL_RUN = "sheetsweep.model_run_id"  # the trial run that trained it
+DATASET_NAME = "sheetsweep.dataset_name"  # the scored dataset's folder name
+DATASET_ROOT = "sheetsweep.dataset_root"
+#: MLflow 3's UI opens an experiment of this kind on its runs, not on GenAI traces.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+CUSTOM_MODEL_DEVELOPMENT = "custom_model_development"

@@ -22,11 +22,14 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
+from search_spaces.logged_models import dataset_input, log_trial_outputs
 from search_spaces.tags import (
     COMMIT,
+    CUSTOM_MODEL_DEVELOPMENT,
     DATASET,
     DIGEST,
     ERROR,
+    EXPERIMENT_KIND,
     KEY,
     NODE,
     PARENT,
@@ -35,6 +38,7 @@ from search_spaces.tags import (
     STUDY,
     ran_tag,
 )
+from trainables.dataset import DatasetInfo
 from trainables.errors import SheetsweepError
 from trainables.tune_trainable import ARTIFACTS, RAN_PREFIX, trial_config, trial_key
 
@@ -127,10 +131,12 @@ def open_sweep(tracking_uri: str, study, dataset_hash: str, params: dict[str, An
         experiment_id = client.create_experiment(
             study.name,
             artifact_location=f"{location}/{study.name}" if location else None,
-            tags={"question": study.question},
+            tags={"question": study.question, EXPERIMENT_KIND: CUSTOM_MODEL_DEVELOPMENT},
         )
     else:
         experiment_id = experiment.experiment_id
+        if EXPERIMENT_KIND not in experiment.tags:  # made before the UI asked for its kind
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND, CUSTOM_MODEL_DEVELOPMENT)
     digest = study.digest()
     parents = client.search_runs(
         [experiment_id],
@@ -184,7 +190,7 @@ class MlflowTrialLogger(Callback):
         self,
         runs: SweepRuns,
         study_name: str,
-        dataset_hash: str,
+        dataset: DatasetInfo,
         seeds: tuple[int, ...],
         searched: list[str],
     ):
@@ -192,7 +198,8 @@ class MlflowTrialLogger(Callback):
         self.experiment_id = runs.experiment_id
         self.parent_run_id = runs.parent_run_id
         self.study_name = study_name
-        self.dataset_hash = dataset_hash
+        self.dataset = dataset
+        self.dataset_hash = dataset.dataset_hash
         self.seeds = seeds
         self.searched = searched
         self.commit = git_commit()
@@ -254,6 +261,10 @@ class MlflowTrialLogger(Callback):
         )
         params = [Param(k, str(v)) for k, v in config.to_dict().items()]
         client.log_batch(run.info.run_id, params=params)
+        trained_on = dataset_input(
+            self.dataset.root, self.dataset_hash, self.dataset.n_samples, "training"
+        )
+        client.log_inputs(run.info.run_id, datasets=[trained_on])
         return run.info.run_id
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -293,10 +304,11 @@ class MlflowTrialLogger(Callback):
         client = self._client()
         checkpoint = self._checkpoints.get(trial.trial_id)
         if checkpoint is not None:
+            step = int((trial.last_result or {}).get("epoch", 0))
             with checkpoint.as_directory() as folder:
                 artifacts = Path(folder) / ARTIFACTS
                 if artifacts.is_dir():
-                    client.log_artifacts(run_id, str(artifacts))
+                    log_trial_outputs(client, run_id, self.experiment_id, artifacts, step)
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         client.set_terminated(run_id, status=status)
 
@@ -374,8 +386,12 @@ def close_from_results(runs: SweepRuns, results: list, epochs: int) -> list[str]
                 tags, status = {STATUS: state}, "FINISHED"
             if result.checkpoint is not None:
                 with result.checkpoint.as_directory() as folder:
-                    if (Path(folder) / ARTIFACTS).is_dir():
-                        client.log_artifacts(run.info.run_id, str(Path(folder) / ARTIFACTS))
+                    artifacts = Path(folder) / ARTIFACTS
+                    if artifacts.is_dir():
+                        step = int(metrics.get("epoch", 0))
+                        log_trial_outputs(
+                            client, run.info.run_id, runs.experiment_id, artifacts, step
+                        )
             client.log_batch(run.info.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             client.set_terminated(run.info.run_id, status=status)
             closed.append(run.info.run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from trainables.errors import DatasetError
 from trainables.keys import is_piano_key, note_name, register_of
+from trainables.text_files import read_utf8
 
 COLUMNS = ("audio_path", "midi", "note", "register", "instrument", "velocity", "split")
 SPLITS = ("train", "test")
@@ -79,16 +81,24 @@ def check_annotations(frame: pd.DataFrame, root: Path, source: Path) -> pd.DataF
     return frame.reset_index(drop=True)
 
 
+def read_csv_text(path: Path) -> pd.DataFrame:
+    """Every cell as text (blank -> NaN), UTF-8 only: what the contract is checked on."""
+    try:
+        text = read_utf8(path, DatasetError)
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot be read ({error.strerror or error})") from error
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DatasetError(f"{path}: not a readable CSV file: {error}") from error
+
+
 def load_annotations(root: Path, check_files: bool = True) -> pd.DataFrame:
     """Read and validate `<root>/annotations.csv`."""
     source = root / "annotations.csv"
     if not source.is_file():
         raise DatasetError(f"{source} does not exist: build or import a dataset first")
-    try:
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        raise DatasetError(f"{source}: not a readable CSV file: {error}") from error
-    frame = check_annotations(frame, root, source)
+    frame = check_annotations(read_csv_text(source), root, source)
     if check_files:
         for i, path in enumerate(frame["audio_path"]):
             if not (root / path).is_file():

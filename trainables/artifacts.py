@@ -1,5 +1,6 @@
 """What a trial leaves behind: per-key PSNR, per-sample scores, prediction grids of keys
-across the keyboard and of the worst keys, loss curves, weights."""
+across the keyboard and of the worst keys, loss curves, and once it has trained all its
+epochs, the model as an MLflow Model that reads raw audio (trainables/sheet_model.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from trainables.config import TrialConfig
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.metrics import per_key_table
 from trainables.precision import Execution
+from trainables.sheet_model import MODEL_NAME, save_sheet_model
 from trainables.training import Split, TrialData, predict
 
 PER_KEY_PSNR = "per_key_psnr.csv"
@@ -24,7 +26,7 @@ TEST_SCORES = "test_scores.csv"
 PREDICTIONS = "predictions.png"
 WORST_KEYS = "worst_keys.png"
 LOSS_CURVES = "loss_curves.png"
-WEIGHTS = "model.pt"
+MODEL = MODEL_NAME
 HISTORY = "metrics.csv"
 CONFIG = "config.yaml"
 EXECUTION = "execution.yaml"
@@ -107,11 +109,6 @@ def save_loss_curves(history: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def save_weights(model, path: Path) -> Path:
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, path)
-    return path
-
-
 def load_weights(model, path: Path) -> None:
     """Weights only: a checkpoint never runs code on load."""
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -125,12 +122,18 @@ def write_trial_artifacts(
     model,
     data: TrialData,
     execution: Execution,
+    final: bool = True,
 ) -> list[Path]:
+    """Everything into `out`; the model (`out/model`, an MLflow Model folder) only when
+    `final`: a trial stopped at an earlier epoch leaves its scores, not a model to use."""
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     (out / EXECUTION).write_text(yaml.safe_dump(execution.record(), sort_keys=False))
     history.to_csv(out / HISTORY, index=False, float_format="%.6g")
     worst = worst_samples(scores)
+    model_folder = []
+    if final:
+        model_folder = [save_sheet_model(out / MODEL, model, config, data, execution.record())]
     return [
         out / CONFIG,
         out / EXECUTION,
@@ -140,5 +143,5 @@ def write_trial_artifacts(
         save_prediction_grid(model, data, execution, out / PREDICTIONS),
         save_prediction_grid(model, data, execution, out / WORST_KEYS, indices=worst),
         save_loss_curves(history, out / LOSS_CURVES),
-        save_weights(model, out / WEIGHTS),
+        *model_folder,
     ]

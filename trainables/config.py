@@ -16,6 +16,7 @@ from trainables.features import FeatureSettings, NoiseSettings
 from trainables.losses import LOSSES
 from trainables.model import KERNELS, ModelConfig
 from trainables.precision import MEMORY_FORMATS, PRECISIONS
+from trainables.text_files import read_utf8
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -102,7 +103,7 @@ class TrialConfig:
     @classmethod
     def from_yaml(cls, path: Path, overrides: dict[str, Any] | None = None) -> TrialConfig:
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            values = yaml.safe_load(read_utf8(path, ConfigError)) or {}
         except (OSError, yaml.YAMLError) as error:
             raise ConfigError(f"{path}: not a readable YAML file: {error}") from error
         if not isinstance(values, dict):

@@ -4,6 +4,8 @@ sheetsweep-dataset build              # pretty_midi's SoundFont, GM pianos 0-7
 sheetsweep-dataset build --root data/fluid --soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2
 sheetsweep-dataset build --root data/holdout --held-out TimGM6mb-p7
 sheetsweep-dataset import --recordings my_wavs/ --annotations my_wavs/notes.csv --root data/real
+sheetsweep-dataset import --recordings takes/ --annotations takes/notes.csv --root data/takes \
+    --duration 2.0   # every take cut to 2 s from its onset (default 1.5 s)
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import logging
 import sys
 from pathlib import Path
 
-from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset, import_recordings
+from trainables.dataset import (
+    IMPORT_DURATION_S,
+    DatasetInfo,
+    DatasetSpec,
+    build_dataset,
+    import_recordings,
+)
 from trainables.engraving import contact_sheet
 from trainables.errors import SheetsweepError
 from trainables.keys import Key, midi_from_name
@@ -35,9 +43,27 @@ def int_list(text: str) -> tuple[int, ...]:
 def report(info: DatasetInfo) -> None:
     state = "built" if info.built else "already up to date"
     print(f"dataset {info.root}: {state}, {info.n_samples} samples of {info.duration_s} s")
-    if info.dropped:
+    if info.recordings:
+        report_import(info)
+    elif info.dropped:
         print(f"dropped {len(info.dropped)} nearly silent note(s): " + "; ".join(info.dropped))
     print(f"dataset hash {info.dataset_hash}")
+
+
+def report_import(info: DatasetInfo) -> None:
+    """How the recordings were fitted to the note length, and which were left out why."""
+    print(
+        f"imported {info.n_samples} of {info.recordings} recording(s), each cut to "
+        f"{info.duration_s} s from its onset: {info.cut} cut short, "
+        f"{info.padded} padded with silence"
+    )
+    if info.dropped:
+        print(
+            f"left out {len(info.dropped)} recording(s): {info.no_note} with no detectable "
+            f"note, {info.too_short} too short"
+        )
+        for reason in info.dropped:
+            print(f"  {reason}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     imported.add_argument("--root", type=Path, required=True)
     imported.add_argument("--test-fraction", type=float, default=0.2)
     imported.add_argument("--seed", type=int, default=0)
+    imported.add_argument(
+        "--duration",
+        type=float,
+        default=IMPORT_DURATION_S,
+        metavar="SECONDS",
+        help="length every recording is cut to, from its detected onset; padded with silence "
+        f"if it ends first (default: {IMPORT_DURATION_S}, the rendered notes' length)",
+    )
     imported.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -120,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.recordings,
                 args.annotations,
                 args.root,
-                args.test_fraction,
-                args.seed,
-                args.overwrite,
+                test_fraction=args.test_fraction,
+                seed=args.seed,
+                overwrite=args.overwrite,
+                duration_s=args.duration,
             )
     except SheetsweepError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -96,6 +96,11 @@ class TrialData:
     targets: torch.Tensor  # (88, 1, 162, 300) in [0, 1]
     dataset_hash: str
     baseline_psnr: float  # the mean training image predicted for every test sample
+    # what a model trained on this data needs to read new audio (trainables/sheet_model.py)
+    mean: float = 0.0  # of the training features, in dB: features are (x - mean) / std
+    std: float = 1.0
+    duration_s: float = 1.5  # the note length every sample lasts: the model's window
+    root: Path | None = None  # the dataset folder (its 88 targets are bundled with a model)
 
     @property
     def n_frames(self) -> int:
@@ -140,6 +145,10 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
         targets=targets,
         dataset_hash=manifest["dataset_hash"],
         baseline_psnr=mean_image_psnr(targets, train.keys.to(device), test.keys.to(device)),
+        mean=float(mean),
+        std=float(std),
+        duration_s=float(manifest["duration_s"]),
+        root=root,
     )
 
 

@@ -157,6 +157,7 @@ def _train_and_report(
                     result.model,
                     data,
                     result.execution,
+                    final=result.epoch == config.epochs,
                 )
             ran = {RAN_PREFIX + k: v for k, v in result.execution.record().items()}
             tune.report(

@@ -110,6 +110,17 @@ def test_bad_yaml_and_unknown_names(tmp_path):
         load_study("lossy")
 
 
+def test_a_study_that_is_not_utf8_names_the_file(tmp_path):
+    text = (STUDIES_DIR / "smoke.yaml").read_text(encoding="utf-8")
+    text = text.replace("question: Does", "question: Déjà, does", 1)
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(StudyError, match=r"latin.yaml: not UTF-8 text \(byte 0xe9 .*UTF-8"):
+        load_study(path)
+    path.write_text(text, encoding="utf-8-sig")  # a BOM is fine
+    assert load_study(path).question.startswith("Déjà, does")
+
+
 def test_a_trial_no_node_can_run_is_refused_before_ray_starts():
     study = load_study("smoke").with_overrides(cpu=512.0)
     with pytest.raises(StudyError, match="asks for 512 CPU.*this machine has"):

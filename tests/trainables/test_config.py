@@ -62,3 +62,12 @@ def test_yaml_file_errors_name_the_file(tmp_path):
     path.write_text("- not\n- a mapping\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         TrialConfig.from_yaml(path)
+
+
+def test_a_trial_config_that_is_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "trial.yaml"
+    path.write_bytes("# réglage de Léa\nloss: mse\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"trial.yaml: not UTF-8 text \(byte 0xe9 .*UTF-8"):
+        TrialConfig.from_yaml(path)
+    path.write_text("# réglage de Léa\nloss: mse\n", encoding="utf-8-sig")
+    assert TrialConfig.from_yaml(path).loss == "mse"

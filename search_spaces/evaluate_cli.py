@@ -1,0 +1,162 @@
+"""`sheetsweep-evaluate`: score any trained model on any built or imported dataset.
+
+    sheetsweep-evaluate --model models:/piano@champion --data data/my-piano
+    sheetsweep-evaluate --model runs:/<run id>/model --data data/fluid
+
+Every note of the dataset (all splits) is read as `sheetsweep-transcribe` reads a
+recording and scored with a trial's metrics: PSNR and note accuracy per register and key,
+the keys read wrong, the worst keys drawn. The result is an MLflow run in the experiment
+of the study that trained the model, linked to the model and the dataset, and
+`sheetsweep-report` shows it in the study's generalisation table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from mlflow.entities import LoggedModelInput, Metric, Param
+from mlflow.tracking import MlflowClient
+
+import mlflow
+from search_spaces.logged_models import dataset_input
+from search_spaces.tags import (
+    CUSTOM_MODEL_DEVELOPMENT,
+    DATASET,
+    DATASET_NAME,
+    DATASET_ROOT,
+    EVALUATION,
+    EXPERIMENT_KIND,
+    MODEL_RUN,
+    MODEL_URI,
+    ROLE,
+    STUDY,
+    default_tracking_uri,
+)
+from trainables.artifacts import write_per_key_psnr, write_test_scores
+from trainables.errors import SheetsweepError
+from trainables.evaluation import DatasetScores, save_worst_keys, score_dataset
+from trainables.keys import Register
+from trainables.metrics import summarize
+from trainables.sheet_model import SheetModel, load_reader
+
+#: Where evaluations of a model that no sweep logged (a local folder) go.
+DEFAULT_EXPERIMENT = "evaluations"
+
+
+def experiment_for(client: MlflowClient, reader: SheetModel) -> tuple[str, str]:
+    """(experiment id, name): the training study's experiment, else `evaluations`."""
+    if reader.run_id:
+        experiment_id = client.get_run(reader.run_id).info.experiment_id
+        return experiment_id, client.get_experiment(experiment_id).name
+    experiment = client.get_experiment_by_name(DEFAULT_EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id, DEFAULT_EXPERIMENT
+    tags = {EXPERIMENT_KIND: CUSTOM_MODEL_DEVELOPMENT}
+    return client.create_experiment(DEFAULT_EXPERIMENT, tags=tags), DEFAULT_EXPERIMENT
+
+
+def log_evaluation(
+    client: MlflowClient, reader: SheetModel, model_uri: str, result: DatasetScores
+) -> tuple[str, str]:
+    """One finished run holding the evaluation; returns (run id, experiment name)."""
+    experiment_id, study = experiment_for(client, reader)
+    tags = {
+        ROLE: EVALUATION,
+        STUDY: study,
+        MODEL_URI: model_uri,
+        DATASET: result.dataset_hash,
+        DATASET_NAME: result.name,
+        DATASET_ROOT: str(result.root.resolve()),
+    }
+    if reader.run_id:
+        tags[MODEL_RUN] = reader.run_id
+    run = client.create_run(
+        experiment_id, run_name=f"evaluate {model_uri} on {result.name}", tags=tags
+    )
+    run_id = run.info.run_id
+    metrics = {**summarize(result.scores, "test"), "n_notes": float(len(result.scores))}
+    metrics["n_not_read"] = float(len(result.not_read))
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
+        params=[Param("model_uri", model_uri), Param("dataset", str(result.root))],
+    )
+    n_notes = len(result.scores) + len(result.not_read)
+    models = [LoggedModelInput(reader.model_id)] if reader.model_id else None
+    client.log_inputs(
+        run_id,
+        datasets=[dataset_input(result.root, result.dataset_hash, n_notes, "evaluation")],
+        models=models,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        files = [
+            write_test_scores(result.scores, out / "test_scores.csv"),
+            write_per_key_psnr(result.scores, out / "per_key_psnr.csv"),
+            save_worst_keys(reader, result, out / "worst_keys.png"),
+        ]
+        if result.not_read:
+            (out / "not_read.txt").write_text("\n".join(result.not_read) + "\n")
+            files.append(out / "not_read.txt")
+        for path in filter(None, files):
+            client.log_artifact(run_id, str(path))
+    client.set_terminated(run_id, "FINISHED")
+    return run_id, study
+
+
+def register_lines(result: DatasetScores) -> list[str]:
+    """The per-register scores as printed."""
+    lines = [f"{'register':<9}{'notes':>6}{'PSNR (dB)':>11}{'note accuracy':>15}"]
+    for register in ("all", *(r.value for r in Register)):
+        part = result.scores
+        if register != "all":
+            part = part[part["register"] == register]
+        if len(part):
+            lines.append(
+                f"{register:<9}{len(part):>6}{part['psnr'].mean():>11.2f}"
+                f"{part['correct'].mean():>15.3f}"
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help="models:/NAME@champion, runs:/..., ...")
+    parser.add_argument("--data", type=Path, required=True, help="a built or imported dataset")
+    parser.add_argument(
+        "--tracking-uri",
+        default=default_tracking_uri(),
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(args.tracking_uri)
+    try:
+        reader = load_reader(args.model)
+        result = score_dataset(reader, args.data)
+    except SheetsweepError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if result.scores.empty:
+        print(f"error: {args.data}: the model found no note in any recording", file=sys.stderr)
+        return 2
+    print(f"{args.model} on {result.name} ({len(result.scores)} notes):")
+    print("\n".join(register_lines(result)))
+    for reason in result.not_read:
+        print(f"not read: {reason}")
+    client = MlflowClient(args.tracking_uri)
+    run_id, study = log_evaluation(client, reader, args.model, result)
+    print(f"MLflow: experiment {study!r}, run {run_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
