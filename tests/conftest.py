@@ -54,11 +54,18 @@ def sweep_command(study: str | Path, folder: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def smoke_launch(tmp_path_factory: pytest.TempPathFactory):
-    """The README's first command (after the install): the smoke study and its report,
-    with secrets planted in the environment. (folder, completed process)"""
+    """The README's first command (after the install): the smoke study, its best model
+    registered as `smoke` (alias champion) and its report, with secrets planted in the
+    environment. (folder, completed process)"""
     folder = tmp_path_factory.mktemp("smoke")
     result = subprocess.run(
-        [*sweep_command("smoke", folder), "--report", str(folder / "report")],
+        [
+            *sweep_command("smoke", folder),
+            "--register",
+            "smoke",
+            "--report",
+            str(folder / "report"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,7 +15,16 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from search_spaces.study import STUDIES_DIR
-from search_spaces.tags import ERROR, KEY, PARENT, ROLE, STATUS, ran_tag
+from search_spaces.tags import (
+    CUSTOM_MODEL_DEVELOPMENT,
+    ERROR,
+    EXPERIMENT_KIND,
+    KEY,
+    PARENT,
+    ROLE,
+    STATUS,
+    ran_tag,
+)
 from tests.conftest import PLANTED_SECRETS, ROOT, sweep_command
 from trainables.precision import detect_hardware
 
@@ -39,7 +48,6 @@ ARTIFACTS = {
     "predictions.png",
     "worst_keys.png",
     "loss_curves.png",
-    "model.pt",
     "metrics.csv",
     "config.yaml",
     "execution.yaml",
@@ -113,7 +121,21 @@ def test_every_trial_is_a_child_run_with_params_metrics_and_artifacts(smoke):
         assert sorted(m.step for m in history) == [1, 2, 3, 4]
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == ARTIFACTS
         assert run.data.tags["dataset_hash"] == parent.data.tags["dataset_hash"]
+        (trained_on,) = run.inputs.dataset_inputs  # the runs table's Dataset column
+        assert trained_on.dataset.name == "smoke"
+        assert parent.data.tags["dataset_hash"].startswith(trained_on.dataset.digest)
+        (model,) = run.outputs.model_outputs  # runs:/<id>/model
+        assert model.step == 4
+        logged = client.get_logged_model(model.model_id)
+        assert logged.name == "model" and logged.source_run_id == run.info.run_id
+        assert logged.status == "READY"
     assert len({r.data.tags[KEY] for r in children}) == 4
+
+
+def test_the_experiment_opens_on_its_runs_in_the_mlflow_ui(smoke):
+    folder, _ = smoke
+    experiment = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").get_experiment_by_name("smoke")
+    assert experiment.tags[EXPERIMENT_KIND] == CUSTOM_MODEL_DEVELOPMENT
 
 
 def test_every_trial_records_the_precision_and_hardware_it_ran_on(smoke):
