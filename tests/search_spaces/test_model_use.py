@@ -10,9 +10,12 @@ dataset's copy of the note.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +29,11 @@ from analysis.__main__ import main as report_main
 from search_spaces.evaluate_cli import main as evaluate_main
 from search_spaces.register_cli import main as register_main
 from search_spaces.tags import DATASET_NAME, EVALUATION, MODEL_RUN, MODEL_URI, ROLE, STATUS
+from tests.processes import free_port, start, stop, wait_for
 from tests.trainables.test_onsets import as_recording
 from trainables.audio import read_wav
 from trainables.dataset_cli import main as dataset_main
-from trainables.sheet_model import load_reader
+from trainables.sheet_model import image_from_png_base64, load_reader
 
 CHAMPION = "models:/smoke@champion"
 BIN = Path(sys.executable).parent
@@ -187,3 +191,47 @@ def test_evaluate_scores_an_imported_folder_and_the_report_shows_it(
     )
     text = (report / "report.md").read_text()
     assert "Generalisation: smoke" in text and "on my-piano (12 notes)" in text
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_mlflow_models_serve_answers_the_readme_request(store, champion, small_root, tmp_path):
+    """`mlflow models serve -m models:/smoke@champion` on loopback, asked as the README
+    asks: one note's samples and rate in, the key and the image out."""
+    port = free_port()
+    serve = ["models", "serve", "-m", CHAMPION, "--env-manager", "local", "--host", "127.0.0.1"]
+    server = start(
+        [str(BIN / "mlflow"), *serve, "--port", str(port)],
+        tmp_path / "serve.log",
+        env={"MLFLOW_TRACKING_URI": store, "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/ping"), "the model server", 180)
+        audio, rate = read_wav(small_root / "audio/TimGM6mb-p1/G2_v110.wav")
+        recording, user_rate = as_recording(audio, rate, silence_s=0.3, seconds=3.5)
+        request = {  # the README's request: a mono note's samples and its rate
+            "dataframe_records": [
+                {"samples": recording.mean(axis=1).tolist(), "sample_rate": user_rate},
+                {"samples": [0.0] * 4410, "sample_rate": 44100},
+            ]
+        }
+        asked = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(request).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(asked, timeout=120) as response:
+            note, silence = json.load(response)["predictions"]
+    finally:
+        stop(server)
+    expected = champion.read(recording.mean(axis=1), user_rate)
+    assert note["found"] and note["note"] == expected.note and note["midi"] == expected.midi
+    assert note["onset_s"] == pytest.approx(0.3, abs=0.005)
+    assert image_from_png_base64(note["image_png"]).shape == (162, 300)
+    assert not silence["found"] and "no note: silent" in silence["reason"]
