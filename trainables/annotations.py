@@ -16,7 +16,8 @@ COLUMNS = ("audio_path", "midi", "note", "register", "instrument", "velocity", "
 SPLITS = ("train", "test")
 
 
-def _row(index: int) -> str:
+def row_label(index: int) -> str:
+    """'row N' for the frame's row `index`, as a spreadsheet numbers the CSV's lines."""
     return f"row {index + 2}"  # the header is line 1
 
 
@@ -31,7 +32,7 @@ def check_annotations(frame: pd.DataFrame, root: Path, source: Path) -> pd.DataF
     for column in ("audio_path", "note", "register", "instrument", "split"):
         blank = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
         if blank.any():
-            raise DatasetError(f"{source}: {_row(int(np.argmax(blank)))}: empty {column!r}")
+            raise DatasetError(f"{source}: {row_label(int(np.argmax(blank)))}: empty {column!r}")
         frame[column] = frame[column].astype(str)
     for column in ("midi", "velocity"):
         numbers = pd.to_numeric(frame[column], errors="coerce")
@@ -39,12 +40,12 @@ def check_annotations(frame: pd.DataFrame, root: Path, source: Path) -> pd.DataF
         if bad.any():
             i = int(np.argmax(bad))
             raise DatasetError(
-                f"{source}: {_row(i)}: {column}={frame[column].iloc[i]!r}, expected an integer"
+                f"{source}: {row_label(i)}: {column}={frame[column].iloc[i]!r}, expected an integer"
             )
         frame[column] = numbers.astype(int)
     resolved_root = root.resolve()
     for i, row in enumerate(frame.itertuples(index=False)):
-        where = f"{source}: {_row(i)}"
+        where = f"{source}: {row_label(i)}"
         if not is_piano_key(row.midi):
             raise DatasetError(f"{where}: midi={row.midi} is not a piano key (expected 21-108)")
         if row.note != note_name(row.midi):
@@ -68,14 +69,14 @@ def check_annotations(frame: pd.DataFrame, root: Path, source: Path) -> pd.DataF
     if duplicated.any():
         i = int(np.argmax(duplicated))
         raise DatasetError(
-            f"{source}: {_row(i)}: duplicate audio_path {frame['audio_path'].iloc[i]!r}"
+            f"{source}: {row_label(i)}: duplicate audio_path {frame['audio_path'].iloc[i]!r}"
         )
     duplicated = frame.duplicated(subset=["instrument", "midi", "velocity"], keep="first")
     if duplicated.any():
         i = int(np.argmax(duplicated))
         row = frame.iloc[i]
         raise DatasetError(
-            f"{source}: {_row(i)}: duplicate sample (instrument={row.instrument!r}, "
+            f"{source}: {row_label(i)}: duplicate sample (instrument={row.instrument!r}, "
             f"midi={row.midi}, velocity={row.velocity})"
         )
     return frame.reset_index(drop=True)
@@ -102,7 +103,7 @@ def load_annotations(root: Path, check_files: bool = True) -> pd.DataFrame:
     if check_files:
         for i, path in enumerate(frame["audio_path"]):
             if not (root / path).is_file():
-                raise DatasetError(f"{source}: {_row(i)}: audio file {root / path} is missing")
+                raise DatasetError(f"{source}: {row_label(i)}: audio file {root / path} is missing")
     return frame
 
 

@@ -15,16 +15,11 @@ import logging
 import sys
 from pathlib import Path
 
-from trainables.dataset import (
-    IMPORT_DURATION_S,
-    DatasetInfo,
-    DatasetSpec,
-    build_dataset,
-    import_recordings,
-)
+from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset
 from trainables.engraving import contact_sheet
 from trainables.errors import SheetsweepError
 from trainables.keys import Key, midi_from_name
+from trainables.recordings import IMPORT_DURATION_S, import_recordings
 from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS, NoteTiming
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,10 @@ def _train_and_report(
 
 def _log_to_worker_output() -> None:
     """Ray forwards a worker's stderr to the driver: let the trial's own INFO lines (the
-    precision it chose) through, once per worker."""
+    precision it chose) through, once per worker, and keep MLflow's saving of the model
+    (a progress bar and a line per trial) out of the sweep's output."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     logger = logging.getLogger("trainables")
     if not logger.handlers:
         handler = logging.StreamHandler()

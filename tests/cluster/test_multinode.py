@@ -139,3 +139,32 @@ def test_joining_without_the_token_says_how_to_fix_it(ray_cluster, tmp_path):
     assert result.returncode == 2
     assert "could not join the Ray cluster" in result.stderr
     assert "RAY_AUTH_MODE=token" in result.stderr
+
+
+def test_the_best_model_is_registered_and_read_through_the_server(
+    ray_cluster, tracking_server, small_root, tmp_path
+):
+    """The registry on PostgreSQL: the study's best model registered after the fact, then
+    loaded by `models:/smoke@champion` from the server to read a recording."""
+    sweep_on(ray_cluster["address"], tracking_server, tmp_path / "tune")  # reused: seconds
+    bin_folder = os.path.dirname(sys.executable)
+    register = [os.path.join(bin_folder, "sheetsweep-register"), "--experiment", "smoke"]
+    result = subprocess.run(
+        [*register, "--name", "smoke", "--tracking-uri", tracking_server],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "alias champion -> version" in result.stdout
+    note = small_root / "audio/TimGM6mb-p0/C4_v60.wav"
+    transcribe = [os.path.join(bin_folder, "sheetsweep-transcribe"), str(note)]
+    result = subprocess.run(
+        [*transcribe, "--model", "models:/smoke@champion", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_server},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{note}: " in result.stdout and "margin" in result.stdout

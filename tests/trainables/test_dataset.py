@@ -7,8 +7,9 @@ import soundfile
 
 from tests.conftest import SMALL_SPEC
 from trainables.annotations import COLUMNS, load_annotations
-from trainables.dataset import DatasetSpec, build_dataset, dataset_hash, import_recordings
+from trainables.dataset import DatasetSpec, build_dataset, dataset_hash
 from trainables.errors import DatasetError, SoundFontError
+from trainables.recordings import import_recordings
 
 
 def test_annotations_follow_the_contract(small_root):

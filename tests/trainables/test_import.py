@@ -10,9 +10,9 @@ import soundfile
 
 from trainables.annotations import load_annotations
 from trainables.audio import load_waveforms
-from trainables.dataset import import_recordings
 from trainables.dataset_cli import main
 from trainables.errors import DatasetError
+from trainables.recordings import import_recordings
 
 #: Room noise under every take, -80 dBFS RMS: a real recording is never digital silence.
 ROOM_NOISE = 1e-4
