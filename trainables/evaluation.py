@@ -53,17 +53,17 @@ def score_readings(
     )
 
 
-def score_dataset(reader: SheetModel, root: Path, batch_size: int = 64) -> DatasetScores:
+def score_dataset(reader: SheetModel, root: Path, chunk: int = 64) -> DatasetScores:
     """Read every note of the dataset at `root` (all splits) and score each reading."""
     manifest, frame = open_dataset(root)
     parts, not_read = [], []
     rows = list(frame.itertuples(index=False))
     with tqdm(total=len(rows), desc=f"reading {root.name}", unit="note") as progress:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            recordings = [(*read_wav(root / row.audio_path), row.audio_path) for row in chunk]
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]  # decoded and scored a chunk at a time
+            recordings = [(*read_wav(root / row.audio_path), row.audio_path) for row in part]
             readings = reader.read_many(recordings)
-            read = [(row, r) for row, r in zip(chunk, readings, strict=True) if r.found]
+            read = [(row, r) for row, r in zip(part, readings, strict=True) if r.found]
             not_read += [r.reason for r in readings if not r.found]
             if read:
                 scores = score_readings(
@@ -73,7 +73,7 @@ def score_dataset(reader: SheetModel, root: Path, batch_size: int = 64) -> Datas
                 scores["instrument"] = [row.instrument for row, _ in read]
                 scores["audio_path"] = [row.audio_path for row, _ in read]
                 parts.append(scores)
-            progress.update(len(chunk))
+            progress.update(len(part))
     scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SCORE_COLUMNS)
     return DatasetScores(root, manifest["dataset_hash"], scores, not_read)
 

@@ -170,9 +170,11 @@ class SheetModel(mlflow.pyfunc.PythonModel):
 
     @torch.no_grad()
     def read_many(
-        self, recordings: list[tuple[np.ndarray, int, str]], batch_size: int = 64
+        self, recordings: list[tuple[np.ndarray, int, str]], batch_size: int = 1
     ) -> list[Reading]:
-        """`read` for many (audio, rate, source) at once: the model runs in batches."""
+        """`read` for many (audio, rate, source). One note at a time through the model by
+        default: on the CPU a batch's convolutions round differently (margins moved by up
+        to 0.3 dB), and a note must read the same alone or among others."""
         readings: list[Reading | None] = []
         found: list[tuple[int, torch.Tensor, object]] = []  # (position, features, window)
         for audio, rate, source in recordings:
