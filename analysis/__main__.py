@@ -17,7 +17,7 @@ from pathlib import Path
 
 from analysis.report import build_report, log_report, write_report
 from analysis.runs import AnalysisError, load_runs
-from search_spaces.tags import default_tracking_uri
+from search_spaces.tags import add_tracking_uri
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,11 +33,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="an MLflow experiment (a study's name); repeat to compare several",
     )
-    parse.add_argument(
-        "--tracking-uri",
-        default=default_tracking_uri(),
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
-    )
+    add_tracking_uri(parse)
     parse.add_argument("--out", type=Path, required=True, help="folder for the report files")
     parse.add_argument(
         "--no-log", action="store_true", help="do not log the report to the studies' parent runs"

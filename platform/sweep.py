@@ -20,7 +20,7 @@ from pathlib import Path
 
 from search_spaces.study import Study, StudyError, load_study
 from search_spaces.sweep import SweepOptions, SweepSummary, describe_plan, run_sweep
-from search_spaces.tags import default_tracking_uri
+from search_spaces.tags import add_tracking_uri
 from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
 
@@ -126,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-trials", type=int, help="configs an optuna study samples")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (0: no limit)")
     parser.add_argument("--resources", help="per trial, e.g. cpu=2,gpu=0.25")
-    parser.add_argument(
-        "--tracking-uri",
-        default=default_tracking_uri(),
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
-    )
+    add_tracking_uri(parser)
     parser.add_argument(
         "--storage",
         default="runs/tune",

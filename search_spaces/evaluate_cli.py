@@ -35,7 +35,7 @@ from search_spaces.tags import (
     MODEL_URI,
     ROLE,
     STUDY,
-    default_tracking_uri,
+    add_tracking_uri,
 )
 from trainables.artifacts import write_per_key_psnr, write_test_scores
 from trainables.errors import SheetsweepError
@@ -130,11 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", required=True, help="models:/NAME@champion, runs:/..., ...")
     parser.add_argument("--data", type=Path, required=True, help="a built or imported dataset")
-    parser.add_argument(
-        "--tracking-uri",
-        default=default_tracking_uri(),
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
-    )
+    add_tracking_uri(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from search_spaces.registry import Registered, register_best
-from search_spaces.tags import default_tracking_uri
+from search_spaces.tags import add_tracking_uri
 from trainables.errors import SheetsweepError
 
 
@@ -33,11 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", required=True, metavar="STUDY", help="the study's name")
     parser.add_argument("--name", required=True, help="the registered model's name")
     parser.add_argument("--metric", help="choose the best trial by this metric (max)")
-    parser.add_argument(
-        "--tracking-uri",
-        default=default_tracking_uri(),
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
-    )
+    add_tracking_uri(parser)
     args = parser.parse_args(argv)
     try:
         registered = register_best(args.tracking_uri, args.experiment, args.name, args.metric)

@@ -93,14 +93,7 @@ def test_transcribe_reads_a_44k_stereo_recording_in_a_fresh_process(
     # copy of the note does is pinned in tests/trainables/test_sheet_model.py
     expected = champion.read(recording, user_rate)
     files = ["C4.wav", "room.wav", "click.wav", "broken.wav"]
-    result = subprocess.run(
-        [BIN / "sheetsweep-transcribe", *files, "--model", CHAMPION, "--out", "out"],
-        cwd=tmp_path,  # no dataset here: the model carries what it needs
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"MLFLOW_TRACKING_URI": store, "PATH": str(BIN)},
-    )
+    result = transcribe(tmp_path, store, *files, "--model", CHAMPION, "--out", "out")
     assert result.returncode == 2, result.stderr[-2000:]  # broken.wav could not be read
     lines = result.stdout.splitlines()
     assert f"C4.wav: {expected.note} (MIDI {expected.midi}), margin" in lines[0]
@@ -115,25 +108,24 @@ def test_transcribe_reads_a_44k_stereo_recording_in_a_fresh_process(
     assert (tmp_path / "out" / "C4.png").stat().st_size > 5_000
 
 
-def test_transcribe_names_a_model_that_does_not_exist(store, tmp_path):
-    result = subprocess.run(
-        [BIN / "sheetsweep-transcribe", "x.wav", "--model", "models:/nope@champion", "--out", "o"],
-        cwd=tmp_path,
+def transcribe(folder: Path, store: str, *args: str) -> subprocess.CompletedProcess:
+    """`sheetsweep-transcribe ARGS` in a fresh process in `folder`, as a user runs it."""
+    return subprocess.run(
+        [BIN / "sheetsweep-transcribe", *args],
+        cwd=folder,  # no dataset here: the model carries what it needs
         capture_output=True,
         text=True,
         timeout=300,
         env={"MLFLOW_TRACKING_URI": store, "PATH": str(BIN)},
     )
+
+
+def test_transcribe_names_a_missing_file_and_a_model_that_does_not_exist(store, tmp_path):
+    asked = ("x.wav", "--model", "models:/nope@champion", "--out", "o")
+    result = transcribe(tmp_path, store, *asked)
     assert result.returncode == 2 and "no such file(s): x.wav" in result.stderr
     soundfile.write(tmp_path / "x.wav", np.zeros(4410), 44100)
-    result = subprocess.run(
-        [BIN / "sheetsweep-transcribe", "x.wav", "--model", "models:/nope@champion", "--out", "o"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"MLFLOW_TRACKING_URI": store, "PATH": str(BIN)},
-    )
+    result = transcribe(tmp_path, store, *asked)
     assert result.returncode == 2
     assert "model 'models:/nope@champion': cannot be loaded" in result.stderr
 
