@@ -44,7 +44,7 @@ def too_wide() -> int:
     return width
 
 
-def test_diverging_and_oversized_trials_stop_with_their_reason(tmp_path):
+def test_diverging_oversized_and_raising_trials_stop_alone_with_their_reason(tmp_path):
     width = too_wide()
 
     def edit(raw):
@@ -52,12 +52,16 @@ def test_diverging_and_oversized_trials_stop_with_their_reason(tmp_path):
         raw["fixed"].pop("width")
         raw["fixed"]["epochs"] = 1
         raw["seeds"] = [0]
+        raw["max_failures"] = 0  # a raising trial would fail again: not retried here
         raw["space"] = {
             "case": {
                 "choice": [
                     {"lr": 0.002},  # trains
                     {"lr": 1.0e12},  # the loss turns NaN in the first epoch
                     {"lr": 0.002, "width": width},  # needs more memory than the machine has
+                    # depth 6 halves a 64-bin spectrogram six times: the model refuses it
+                    # inside the trial, which raises
+                    {"lr": 0.002, "depth": 6},
                 ]
             }
         }
@@ -67,7 +71,7 @@ def test_diverging_and_oversized_trials_stop_with_their_reason(tmp_path):
         sweep_command(study, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "trials: 1 diverged, 1 finished, 1 too_large" in result.stdout
+    assert "trials: 1 diverged, 1 failed, 1 finished, 1 too_large" in result.stdout
 
     _, _, children = runs_of(tmp_path, "faults")
     by_status = {r.data.tags["sheetsweep.status"]: r for r in children}
@@ -77,6 +81,9 @@ def test_diverging_and_oversized_trials_stop_with_their_reason(tmp_path):
     assert "training loss became nan in epoch 1" in diverged.data.tags["sheetsweep.error"]
     assert f"width={width}" in too_large.data.tags["sheetsweep.error"]
     assert "GiB free" in too_large.data.tags["sheetsweep.error"]
+    raised = by_status["failed"]  # fails alone: the others finished or stopped as planned
+    assert raised.info.status == "FAILED" and raised.data.params["depth"] == "6"
+    assert "too small for depth 6" in raised.data.tags["sheetsweep.error"]
 
     reasons = {r.get("stop_status"): r.get("stop_reason") for r in tune_results(tmp_path / "tune")}
     assert "nan" in reasons["diverged"] and "GiB" in reasons["too_large"]

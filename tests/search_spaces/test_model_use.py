@@ -34,6 +34,7 @@ from tests.trainables.test_onsets import as_recording
 from trainables.audio import read_wav
 from trainables.dataset_cli import main as dataset_main
 from trainables.sheet_model import image_from_png_base64, load_reader
+from trainables.transcribe_cli import main as transcribe_main
 
 CHAMPION = "models:/smoke@champion"
 BIN = Path(sys.executable).parent
@@ -120,14 +121,14 @@ def transcribe(folder: Path, store: str, *args: str) -> subprocess.CompletedProc
     )
 
 
-def test_transcribe_names_a_missing_file_and_a_model_that_does_not_exist(store, tmp_path):
-    asked = ("x.wav", "--model", "models:/nope@champion", "--out", "o")
-    result = transcribe(tmp_path, store, *asked)
-    assert result.returncode == 2 and "no such file(s): x.wav" in result.stderr
-    soundfile.write(tmp_path / "x.wav", np.zeros(4410), 44100)
-    result = transcribe(tmp_path, store, *asked)
-    assert result.returncode == 2
-    assert "model 'models:/nope@champion': cannot be loaded" in result.stderr
+def test_transcribe_names_a_missing_file_and_a_model_that_does_not_exist(store, tmp_path, capsys):
+    take = tmp_path / "x.wav"
+    asked = [str(take), "--model", "models:/nope@champion", "--out", str(tmp_path / "o")]
+    assert transcribe_main([*asked, "--tracking-uri", store]) == 2
+    assert f"no such file(s): {take}" in capsys.readouterr().err
+    soundfile.write(take, np.zeros(4410), 44100)
+    assert transcribe_main([*asked, "--tracking-uri", store]) == 2
+    assert "model 'models:/nope@champion': cannot be loaded" in capsys.readouterr().err
 
 
 def imported_recordings(small_root: Path, folder: Path) -> Path:

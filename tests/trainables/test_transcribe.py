@@ -21,10 +21,10 @@ from trainables.soundfonts import DEFAULT_SOUNDFONT, Instrument, NoteTiming, ren
 from trainables.trial import run_trial
 
 KEYS = tuple(Key(midi_from_name(name)) for name in ("C2", "C4", "C6"))
-#: 12 epochs of 36 takes read all three keys (about 6 s on the bf16 CPU); 20 for margin.
+#: 12 epochs of 36 takes read all three keys (about 6 s on the bf16 CPU); 15 for margin.
 NARROW = dict(
     width=8, kernel="3", bottleneck=64, n_mels=64, n_fft=1024, hop_length=512,
-    batch_size=4, lr=0.003, lr_schedule="cosine", epochs=20,
+    batch_size=4, lr=0.003, lr_schedule="cosine", epochs=15,
 )  # fmt: skip
 
 
