@@ -8,6 +8,7 @@ them: a loss table when the loss varies, the noise study when the SNRs vary, and
 
 from __future__ import annotations
 
+import ast
 import base64
 import html
 import re
@@ -27,6 +28,13 @@ from analysis.figures import (
     per_key_trend,
     png_bytes,
 )
+from analysis.importance import (
+    IMPORTANCE_METRICS,
+    answer,
+    importances,
+    parse_space,
+    searched_study,
+)
 from analysis.noise_study import noise_studies
 from analysis.runs import (
     Runs,
@@ -42,7 +50,15 @@ from analysis.scorecard import (
     latest_evaluations,
     scorecard,
 )
-from analysis.tables import Table, configs_table, grid_tables, kernel_tables, loss_tables
+from analysis.search_figures import asha_curves, importance_bars, parallel_coordinates
+from analysis.tables import (
+    Table,
+    configs_table,
+    grid_tables,
+    importance_table,
+    kernel_tables,
+    loss_tables,
+)
 
 HTML_NAME = "report.html"
 MARKDOWN_NAME = "report.md"
@@ -142,6 +158,8 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
             f"{len(finished)} finished trial(s)."
         )
     )
+    if experiment["searcher"] == "optuna" and isinstance(experiment.get("space"), str):
+        _search_section(report, runs, name, experiment)
     for tables in (loss_tables(trials), kernel_tables(trials), grid_tables(trials)):
         for table in tables:
             report.add(Heading(table.title, 3), Text(table.caption), TableBlock(table))
@@ -199,6 +217,54 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
             f"Per epoch, from the MLflow metric history of finished trials.{shown}",
         )
     report.add(*_unfinished(trials, name))
+
+
+def _search_section(report: Report, runs: Runs, name: str, experiment: pd.Series) -> None:
+    """A searched study's answer: which hyperparameters matter (Optuna's evaluators, with
+    bootstrap intervals), every configuration on parallel coordinates, ASHA's view."""
+    trials = runs.trials[runs.trials["experiment"] == name]
+    history = runs.history[runs.history["run_id"].isin(trials["run_id"])]
+    mode = experiment.get("mode") or "max"
+    study = searched_study(
+        trials, history, name, parse_space(experiment["space"]), experiment["metric"], mode
+    )
+    metrics = dict.fromkeys([study.metric, *IMPORTANCE_METRICS])
+    tables = {m: importances(study, m) for m in metrics if m in study.configs}
+    epochs = int(experiment.get("epochs") or max(study.configs["epochs_run"].max(), 1))
+    rungs = _rungs(experiment, study)
+    report.add(Heading(f"What matters: {name}", 3), Text(answer(study, tables, epochs)))
+    shown = {m: t for m, t in tables.items() if not t.empty}
+    if not shown:
+        return
+    table = importance_table(shown, name)
+    report.add(Text(f"**{table.title}.** {table.caption}"), TableBlock(table))
+    report.figure(
+        f"importance_{name}",
+        importance_bars(shown),
+        "Hyperparameter importance per metric: fANOVA (bars, 95% interval over bootstrap "
+        "resamples of the configurations) and PED-ANOVA (dots), from Optuna.",
+    )
+    report.figure(
+        f"parallel_{name}",
+        parallel_coordinates(study, study.metric),
+        f"Every finished configuration across the searched hyperparameters, coloured by "
+        f"{study.metric} (Optuna's parallel-coordinates plot; mean over seeds).",
+    )
+    report.figure(
+        f"asha_{name}",
+        asha_curves(study, rungs),
+        f"{study.metric} per epoch of each configuration; grey: stopped by ASHA at a rung "
+        "(dashed), blue: trained to the end.",
+    )
+
+
+def _rungs(experiment: pd.Series, study) -> tuple[int, ...]:
+    """ASHA's rungs as the sweep recorded them; for older sweeps, where trials stopped."""
+    recorded = experiment.get("asha_rungs")
+    if isinstance(recorded, str):
+        return tuple(int(r) for r in ast.literal_eval(recorded))
+    stopped = study.configs.loc[study.configs["state"] == "pruned", "epochs_run"]
+    return tuple(sorted(int(e) for e in stopped.unique()))
 
 
 def _scorecard_section(report: Report, runs: Runs, name: str) -> None:

@@ -180,6 +180,10 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
                 "parent_run_ids": [p.info.run_id for p in parents],
                 "searcher": latest.get("searcher"),
                 "metric": latest.get("metric"),
+                "mode": latest.get("mode", "max"),
+                "space": latest.get("space"),  # {name: [kind, values]}, as Python literals
+                "epochs": latest.get("epochs"),
+                "asha_rungs": latest.get("asha_rungs"),
                 "planned_trials": sum(planned) if planned else None,  # over all sweeps
             }
         )

@@ -254,3 +254,35 @@ def markdown_table(frame: pd.DataFrame) -> str:
         "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
     ]
     return "\n".join(lines)
+
+
+def importance_table(tables: dict[str, pd.DataFrame], study: str) -> Table:
+    """Per metric and hyperparameter: fANOVA importance with its bootstrap interval, and
+    PED-ANOVA's, most important first within each metric."""
+    data = pd.concat(
+        [table.assign(metric=metric) for metric, table in tables.items()], ignore_index=True
+    )
+    display = pd.DataFrame(
+        {
+            "metric": data["metric"],
+            "rank": data["rank"],
+            "hyperparameter": data["parameter"],
+            "fANOVA": [
+                f"{m:.0%} [{lo:.0%}, {hi:.0%}]"
+                for m, lo, hi in zip(
+                    data["fanova"], data["fanova_ci_low"], data["fanova_ci_high"], strict=True
+                )
+            ],
+            "PED-ANOVA": [f"{v:.0%}" for v in data["ped_anova"]],
+        }
+    )
+    return Table(
+        f"importance_{study}",
+        f"Hyperparameter importance: {study}",
+        "Optuna's fANOVA and PED-ANOVA on the study rebuilt from its runs (one trial per "
+        "configuration, the mean over seeds); in brackets, the 2.5 and 97.5 percentiles of "
+        "fANOVA over bootstrap resamples of the configurations. Importances sum to 100% "
+        "per metric and evaluator.",
+        data,
+        display,
+    )

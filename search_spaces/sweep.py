@@ -356,6 +356,8 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
         "scheduler": study.scheduler,
         "seeds": list(study.seeds),
         "planned_trials": study.planned_trials,
+        "epochs": study.epochs,
+        "asha_rungs": list(asha_rungs(study)),
         "fixed": study.fixed,
         "space": {d.name: [d.kind, list(d.values)] for d in study.space},
     }
