@@ -61,9 +61,14 @@ def experiment_for(client: MlflowClient, reader: SheetModel) -> tuple[str, str]:
 
 
 def log_evaluation(
-    client: MlflowClient, reader: SheetModel, model_uri: str, result: DatasetScores
+    client: MlflowClient,
+    reader: SheetModel,
+    model_uri: str,
+    result: DatasetScores,
+    metrics: dict[str, float],
 ) -> tuple[str, str]:
-    """One finished run holding the evaluation; returns (run id, experiment name)."""
+    """One finished run holding the evaluation and its `metrics` (a trial's, from
+    `summarize`); returns (run id, experiment name)."""
     experiment_id, study = experiment_for(client, reader)
     tags = {
         ROLE: EVALUATION,
@@ -79,8 +84,8 @@ def log_evaluation(
         experiment_id, run_name=f"evaluate {model_uri} on {result.name}", tags=tags
     )
     run_id = run.info.run_id
-    metrics = {**summarize(result.scores, "test"), "n_notes": float(len(result.scores))}
-    metrics["n_not_read"] = float(len(result.not_read))
+    counts = {"n_notes": len(result.scores), "n_not_read": len(result.not_read)}
+    metrics = {**metrics, **counts}
     client.log_batch(
         run_id,
         metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
@@ -109,18 +114,16 @@ def log_evaluation(
     return run_id, study
 
 
-def register_lines(result: DatasetScores) -> list[str]:
-    """The per-register scores as printed."""
+def register_lines(result: DatasetScores, metrics: dict[str, float]) -> list[str]:
+    """The per-register scores as printed, from the trial's metrics (`summarize`)."""
+    notes = result.scores["register"].value_counts()
     lines = [f"{'register':<9}{'notes':>6}{'PSNR (dB)':>11}{'note accuracy':>15}"]
     for register in ("all", *(r.value for r in Register)):
-        part = result.scores
-        if register != "all":
-            part = part[part["register"] == register]
-        if len(part):
-            lines.append(
-                f"{register:<9}{len(part):>6}{part['psnr'].mean():>11.2f}"
-                f"{part['correct'].mean():>15.3f}"
-            )
+        suffix = "" if register == "all" else f"_{register}"
+        n = len(result.scores) if register == "all" else int(notes.get(register, 0))
+        if n:
+            psnr, accuracy = metrics[f"test_psnr{suffix}"], metrics[f"test_note_acc{suffix}"]
+            lines.append(f"{register:<9}{n:>6}{psnr:>11.2f}{accuracy:>15.3f}")
     return lines
 
 
@@ -144,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     if result.scores.empty:
         print(f"error: {args.data}: the model found no note in any recording", file=sys.stderr)
         return 2
+    metrics = summarize(result.scores, "test")
     print(f"{args.model} on {result.name} ({len(result.scores)} notes):")
-    print("\n".join(register_lines(result)))
+    print("\n".join(register_lines(result, metrics)))
     for reason in result.not_read:
         print(f"not read: {reason}")
     client = MlflowClient(args.tracking_uri)
-    run_id, study = log_evaluation(client, reader, args.model, result)
+    run_id, study = log_evaluation(client, reader, args.model, result, metrics)
     print(f"MLflow: experiment {study!r}, run {run_id}")
     return 0
 

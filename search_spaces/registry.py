@@ -60,8 +60,9 @@ def study_objective(client: MlflowClient, experiment_id: str) -> tuple[str, str]
     return params.get("metric", "test_note_acc"), params.get("mode", "max")
 
 
-def best_trial(client: MlflowClient, study: str, metric: str | None = None) -> tuple[Run, str]:
-    """The study's best finished trial that logged a model, and the metric it was chosen by."""
+def best_trial(client: MlflowClient, study: str, metric: str | None = None) -> tuple[Run, str, str]:
+    """The study's best finished trial that logged a model: (run, its logged model's id,
+    the metric it was chosen by)."""
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         raise RegistryError(
@@ -86,7 +87,7 @@ def best_trial(client: MlflowClient, study: str, metric: str | None = None) -> t
     for run in ranked:
         model_id = run_model_id(client, run.info.run_id)
         if model_id is not None:
-            return run, model_id
+            return run, model_id, metric
     raise RegistryError(
         f"no finished trial of study {study!r} logged a model (trained before models were "
         f"logged?): launch the study again with --register, or train one with sheetsweep-trial"
@@ -101,8 +102,7 @@ def register_best(
     # tracking URI, not the client's.
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
-    run, model_id = best_trial(client, study, metric)
-    metric = metric or study_objective(client, run.info.experiment_id)[0]
+    run, model_id, metric = best_trial(client, study, metric)
     try:
         client.create_registered_model(
             name, description=f"sheetsweep: best trials by {metric}", tags={STUDY: study}

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import torch
 import yaml
@@ -61,6 +62,30 @@ def grid_samples(split: Split, n: int = 8) -> list[int]:
     return [int((keys == k).nonzero()[0]) for k in chosen]
 
 
+#: One panel of a figure of image rows: its title and a (162, 300) image in [0, 1].
+Panel = tuple[str, np.ndarray]
+
+
+def save_image_rows(
+    rows: list[tuple[Panel, Panel]], path: Path, size: tuple[float, float] = (6.4, 1.9)
+) -> Path:
+    """Rows of two staff images side by side (the truth and what a model drew), each
+    titled; `size` is one row's (width, height) in inches. Trials, evaluations and
+    transcriptions draw their predictions this way."""
+    width, height = size
+    figure, axes = plt.subplots(len(rows), 2, figsize=(width, height * len(rows)), squeeze=False)
+    for row, panels in enumerate(rows):
+        for column, (title, picture) in enumerate(panels):
+            axis = axes[row, column]
+            axis.imshow(picture, cmap="gray", vmin=0, vmax=1)
+            axis.set_title(title, fontsize=9)
+            axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def save_prediction_grid(
     model,
     data: TrialData,
@@ -73,21 +98,13 @@ def save_prediction_grid(
     the predicted one."""
     indices = grid_samples(data.test, n) if indices is None else indices
     predicted = predict(model, data.test.features[indices], execution).cpu()
-    figure, axes = plt.subplots(len(indices), 2, figsize=(6.4, 1.9 * len(indices)))
-    axes = axes.reshape(len(indices), 2)
-    for row, (index, image) in enumerate(zip(indices, predicted, strict=True)):
+    rows = []
+    for index, image in zip(indices, predicted, strict=True):
         key = int(data.test.keys[index])
-        for column, (title, picture) in enumerate(
-            (("true", data.targets[key, 0].cpu()), ("predicted", image[0]))
-        ):
-            axis = axes[row, column]
-            axis.imshow(picture.numpy(), cmap="gray", vmin=0, vmax=1)
-            axis.set_title(f"{note_name(key + LOWEST_MIDI)} {title}", fontsize=9)
-            axis.axis("off")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+        name = note_name(key + LOWEST_MIDI)
+        truth = data.targets[key, 0].cpu().numpy()
+        rows.append(((f"{name} true", truth), (f"{name} predicted", image[0].numpy())))
+    return save_image_rows(rows, path)
 
 
 def save_loss_curves(history: pd.DataFrame, path: Path) -> Path:

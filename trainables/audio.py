@@ -69,21 +69,23 @@ def load_waveforms(
     waveforms = torch.zeros(len(audio_paths), target_frames)
     for rate, items in by_rate.items():
         length = round(duration_s * rate)
-        batch = torch.stack([torch.from_numpy(_fit(a, length)) for _, a in items])
+        # the note length rounds to a frame more or less at odd rates
+        batch = torch.stack([torch.from_numpy(fit_samples(a, length)) for _, a in items])
         if rate != sample_rate:
             batch = AF.resample(batch, rate, sample_rate)
-        waveforms[[i for i, _ in items]] = _fit_tensor(batch, target_frames)
+        waveforms[[i for i, _ in items]] = fit_batch(batch, target_frames)
     return waveforms
 
 
-def _fit(audio: np.ndarray, length: int) -> np.ndarray:
-    """Pad or cut by at most one frame (rounding of the note length at odd rates)."""
+def fit_samples(audio: np.ndarray, length: int) -> np.ndarray:
+    """Mono audio cut to `length` samples, or padded with silence at its end."""
     if audio.shape[0] >= length:
         return audio[:length]
     return np.pad(audio, (0, length - audio.shape[0]))
 
 
-def _fit_tensor(batch: torch.Tensor, length: int) -> torch.Tensor:
+def fit_batch(batch: torch.Tensor, length: int) -> torch.Tensor:
+    """`fit_samples` for a (N, samples) batch of waveforms."""
     if batch.shape[1] >= length:
         return batch[:, :length]
     return torch.nn.functional.pad(batch, (0, length - batch.shape[1]))

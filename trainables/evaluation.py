@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from trainables.artifacts import save_image_rows
 from trainables.audio import read_wav
 from trainables.dataset import open_dataset
 from trainables.keys import LOWEST_MIDI, note_name
@@ -82,28 +83,14 @@ def save_worst_keys(
     reader: SheetModel, result: DatasetScores, path: Path, n: int = 6
 ) -> Path | None:
     """Rows of the `n` worst keys' worst notes: what the model drew beside the truth."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if result.scores.empty:
         return None
     worst = result.scores.sort_values("psnr").drop_duplicates("midi").head(n)
     recordings = [(*read_wav(result.root / p), p) for p in worst["audio_path"]]
-    readings = reader.read_many(recordings)
-    figure, axes = plt.subplots(len(worst), 2, figsize=(6.4, 1.9 * len(worst)), squeeze=False)
-    for row, (reading, (_, note)) in enumerate(zip(readings, worst.iterrows(), strict=True)):
-        truth = reader.targets[int(note["midi"]) - LOWEST_MIDI].reshape(reading.image.shape)
-        panels = (
-            (f"{note_name(int(note['midi']))} true", truth.numpy()),
-            (f"read as {reading.note}, {note['psnr']:.1f} dB", reading.image),
-        )
-        for column, (title, picture) in enumerate(panels):
-            axes[row, column].imshow(picture, cmap="gray", vmin=0, vmax=1)
-            axes[row, column].set_title(title, fontsize=9)
-            axes[row, column].axis("off")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    rows = []
+    for reading, (_, note) in zip(reader.read_many(recordings), worst.iterrows(), strict=True):
+        midi = int(note["midi"])
+        truth = reader.targets[midi - LOWEST_MIDI].reshape(reading.image.shape).numpy()
+        read_as = f"read as {reading.note}, {note['psnr']:.1f} dB"
+        rows.append(((f"{note_name(midi)} true", truth), (read_as, reading.image)))
+    return save_image_rows(rows, path)

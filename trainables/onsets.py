@@ -19,7 +19,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import welch
 
-from trainables.audio import SILENCE_PEAK
+from trainables.audio import SILENCE_PEAK, fit_samples
 from trainables.errors import DatasetError
 
 FRAME_S = 0.005
@@ -129,9 +129,10 @@ def cut_window(
     audio = to_mono(audio)
     onset = find_onset(audio, rate, source)
     start, length = round(onset.time_s * rate), round(duration_s * rate)
-    window = audio[start : start + length]
-    missing = length - window.shape[0]
-    if missing > 0:
-        window = np.pad(window, (0, missing))
-    cut = max(0, audio.shape[0] - start - length)
-    return Window(window, onset, padded_s=max(0, missing) / rate, cut_s=cut / rate)
+    after_onset = audio.shape[0] - start
+    return Window(
+        fit_samples(audio[start:], length),
+        onset,
+        padded_s=max(0, length - after_onset) / rate,
+        cut_s=max(0, after_onset - length) / rate,
+    )

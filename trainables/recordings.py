@@ -165,7 +165,7 @@ def _is_number(text: str) -> bool:
 
 
 def _is_key(midi: float) -> bool:
-    return not np.isnan(midi) and float(midi).is_integer() and 21 <= midi <= 108
+    return not np.isnan(midi) and float(midi).is_integer() and is_piano_key(int(midi))
 
 
 def _flat_hint(text: str) -> str:

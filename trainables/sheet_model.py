@@ -38,13 +38,14 @@ from mlflow.types import DataType
 from mlflow.types.schema import Array, ColSpec, Schema
 from PIL import Image
 
+from trainables.audio import fit_batch
 from trainables.config import TrialConfig
 from trainables.engraving import load_targets
 from trainables.errors import SheetsweepError
 from trainables.features import mel_db
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.model import SheetMusicNet
-from trainables.onsets import cut_window, to_mono
+from trainables.onsets import cut_window
 
 #: Where a trial puts its MLflow Model beside its other artifacts, and the name it is
 #: logged under (`runs:/<run id>/model`).
@@ -151,9 +152,8 @@ class SheetModel(mlflow.pyfunc.PythonModel):
         waveform = torch.from_numpy(np.ascontiguousarray(window))[None]
         if rate != settings.sample_rate:
             waveform = self._resampler(rate)(waveform)
-        length = round(self.duration_s * settings.sample_rate)
-        waveform = torch.nn.functional.pad(waveform, (0, max(0, length - waveform.shape[1])))
-        return (mel_db(waveform[:, :length], settings) - self.mean) / self.std
+        waveform = fit_batch(waveform, round(self.duration_s * settings.sample_rate))
+        return (mel_db(waveform, settings) - self.mean) / self.std
 
     def _resampler(self, rate: int) -> T.Resample:
         """torchaudio's resampling, as the training features were made, its kernel kept."""
@@ -181,7 +181,7 @@ class SheetModel(mlflow.pyfunc.PythonModel):
             try:
                 if rate <= 0:
                     raise ValueError(f"{source}: sample rate {rate}, expected > 0")
-                window = cut_window(to_mono(audio), rate, self.duration_s, source)
+                window = cut_window(audio, rate, self.duration_s, source)
             except (SheetsweepError, ValueError) as error:
                 readings.append(Reading(source, False, reason=str(error)))
                 continue
@@ -252,8 +252,6 @@ def save_sheet_model(
     execution_record: dict[str, Any] | None = None,
 ) -> Path:
     """Write `model`, trained on `data` (a TrialData), as an MLflow Model folder at `path`."""
-    if data.root is None:
-        raise ValueError("the trial's data does not say where its dataset (and targets) is")
     with tempfile.TemporaryDirectory() as staging:
         weights = Path(staging) / "weights.pt"
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)

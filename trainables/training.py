@@ -97,10 +97,10 @@ class TrialData:
     dataset_hash: str
     baseline_psnr: float  # the mean training image predicted for every test sample
     # what a model trained on this data needs to read new audio (trainables/sheet_model.py)
-    mean: float = 0.0  # of the training features, in dB: features are (x - mean) / std
-    std: float = 1.0
-    duration_s: float = 1.5  # the note length every sample lasts: the model's window
-    root: Path | None = None  # the dataset folder (its 88 targets are bundled with a model)
+    mean: float  # of the training features, in dB: features are (x - mean) / std
+    std: float
+    duration_s: float  # the note length every sample lasts: the model's window
+    root: Path  # the dataset folder (its 88 targets are bundled with a model)
 
     @property
     def n_frames(self) -> int:

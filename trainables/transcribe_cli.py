@@ -19,13 +19,9 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 import mlflow
-from search_spaces.tags import default_tracking_uri
+from search_spaces.tags import add_tracking_uri
+from trainables.artifacts import save_image_rows
 from trainables.audio import read_wav
 from trainables.errors import SheetsweepError
 from trainables.keys import LOWEST_MIDI, note_name
@@ -38,19 +34,11 @@ CSV_COLUMNS = ("file", "key", "note", "margin_db", "onset_s", "padded_s", "image
 def save_transcription(reading: Reading, reader: SheetModel, path: Path) -> Path:
     """The predicted image beside the engraved target of the key it was read as."""
     target = reader.targets[reading.midi - LOWEST_MIDI].reshape(reading.image.shape).numpy()
-    figure, axes = plt.subplots(1, 2, figsize=(7.2, 2.3))
     panels = (
         (f"{Path(reading.source).name}: read as {reading.note}", reading.image),
         (f"engraved {reading.note} (margin {reading.margin_db:.1f} dB)", target),
     )
-    for axis, (title, image) in zip(axes, panels, strict=True):
-        axis.imshow(image, cmap="gray", vmin=0, vmax=1)
-        axis.set_title(title, fontsize=9)
-        axis.axis("off")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_image_rows([panels], path, size=(7.2, 2.3))
 
 
 def image_names(paths: list[Path]) -> list[str]:
@@ -98,15 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         help="an MLflow model URI: models:/NAME@champion, runs:/<run id>/model, a folder",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for images and CSV")
-    parser.add_argument(
-        "--tracking-uri",
-        help="MLflow tracking URI for models:/ and runs:/ (default: MLFLOW_TRACKING_URI, "
-        "else sqlite:///./mlflow.db)",
-    )
+    add_tracking_uri(parser)  # where models:/ and runs:/ resolve
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    _use_tracking_uri(args.tracking_uri)
+    mlflow.set_tracking_uri(args.tracking_uri)
     missing = [str(p) for p in args.recordings if not p.is_file()]
     if missing:
         print(f"error: no such file(s): {', '.join(missing)}", file=sys.stderr)
@@ -138,12 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(rows)
     print(f"wrote {args.out / CSV_NAME}")
     return 2 if failed else 0
-
-
-def _use_tracking_uri(tracking_uri: str | None) -> None:
-    """models:/ and runs:/ resolve through MLflow's tracking URI: the option, else the
-    environment, else the SQLite store a local sweep writes."""
-    mlflow.set_tracking_uri(tracking_uri or default_tracking_uri())
 
 
 if __name__ == "__main__":
