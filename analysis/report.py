@@ -271,7 +271,13 @@ def _scorecard_section(report: Report, runs: Runs, name: str) -> None:
     """One configuration over seeds: per register, other test audio, the keys it misses."""
     card = scorecard(runs, name)
     report.add(Heading(f"The configuration, scored: {name}", 3), Text(card.summary))
-    tables = (card.registers, card.generalisation, card.evaluation_errors, card.confusions)
+    tables = (
+        card.registers,
+        card.generalisation,
+        card.held_out_errors,
+        card.evaluation_errors,
+        card.confusions,
+    )
     for table in filter(None, tables):
         report.add(Text(f"**{table.title}.** {table.caption}"), TableBlock(table))
     if card.worst_keys_png is not None:

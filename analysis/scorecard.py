@@ -40,6 +40,7 @@ class Scorecard:
     summary: str  # one paragraph: the headline numbers and the kinds of errors
     worst_keys_png: bytes | None  # the worst run's worst-keys grid
     evaluation_errors: Table | None = None  # the kinds of errors per evaluation, if any
+    held_out_errors: Table | None = None  # the kinds of errors per held-out set, if any
 
 
 def is_single_config(trials: pd.DataFrame) -> bool:
@@ -67,6 +68,11 @@ def scorecard(runs: Runs, study: str) -> Scorecard:
         evaluation_errors=(
             evaluation_errors_table(evaluations, runs.evaluation_scores, study)
             if len(evaluations)
+            else None
+        ),
+        held_out_errors=(
+            held_out_errors_table(trials, runs.test_scores, study)
+            if trials["held_out"].notna().any()
             else None
         ),
     )
@@ -108,7 +114,7 @@ def register_table(trials: pd.DataFrame, study: str) -> Table:
         }
     )
     held = trials["held_out"].dropna().unique()
-    audio = f"the held-out instruments {', '.join(held)}" if len(held) else "the dataset's split"
+    audio = f"what was held out ({'; '.join(held)})" if len(held) else "the dataset's split"
     return Table(
         f"registers_{study}",
         f"Per-register scores: {study}",
@@ -146,8 +152,9 @@ def generalisation_table(
     if rows:
         captions.append(
             "The same configuration scored on other test audio: with white noise at the SNR "
-            "it trained with, and on whole piano presets that were never in its training set "
-            "(trained without them); n = seeds."
+            "it trained with, and on whole piano presets or SoundFonts that were never in its "
+            "training set (trained without them, and without their twins: instruments that "
+            "share their samples); n = seeds."
         )
     if evaluated:
         captions.append(
@@ -209,6 +216,44 @@ def evaluation_errors_table(evaluations: pd.DataFrame, scores: pd.DataFrame, stu
         "Each evaluation's notes whose prediction is nearest another key's target; "
         "`octave`: a multiple of 12 semitones off, `neighbour`: one or two semitones off, "
         "`octave + neighbour`: both, `other`: the rest.",
+        data,
+        display,
+    )
+
+
+def held_out_errors_table(trials: pd.DataFrame, scores: pd.DataFrame, study: str) -> Table:
+    """Per held-out set (a SoundFont or presets never heard), its wrong predictions by kind
+    over the seeds, and the twins kept out of training with it."""
+    held = trials[trials["held_out"].notna()]
+    split = error_split(scores[scores["run_id"].isin(held["run_id"])])
+    rows = []
+    for held_out, group in held.groupby("held_out", sort=False):
+        counts = split.reindex(group["run_id"]).fillna(0).astype(int).sum()
+        left_out = group.get("ran_left_out", pd.Series(dtype=object)).dropna()
+        rows.append(
+            {
+                "held_out": held_out,
+                "seeds": len(group),
+                "notes": int(scores["run_id"].isin(group["run_id"]).sum()),
+                **counts.to_dict(),
+                "left_out": left_out.iloc[0] if len(left_out) else "not recorded",
+            }
+        )
+    data = pd.DataFrame(rows)
+    display = data.rename(
+        columns={
+            "held_out": "held out",
+            "notes": "test notes (all seeds)",
+            "left_out": "twins kept out of training",
+        }
+    )
+    return Table(
+        f"held_out_errors_{study}",
+        f"Held out, wrong predictions by kind: {study}",
+        "Clean test notes of each held-out set whose prediction is nearest another key's "
+        "target, summed over seeds; `octave`: a multiple of 12 semitones off, `neighbour`: "
+        "one or two semitones off, `octave + neighbour`: both, `other`: the rest. Twins "
+        "share their samples with a held-out instrument (trainables/timbres.py).",
         data,
         display,
     )
@@ -305,7 +350,7 @@ def _test_set_rows(trials: pd.DataFrame) -> list[dict]:
             label = f"noisy test audio, SNR {noise_label(split.iloc[0])} (low/mid/high)"
             rows.append(_test_set_row(label, split, "noisy_test"))
     for held_out, group in trials[trials["held_out"].notna()].groupby("held_out"):
-        rows.append(_test_set_row(f"held-out instruments: {held_out}", group, "test"))
+        rows.append(_test_set_row(f"held out: {held_out}", group, "test"))
     return rows
 
 

@@ -44,6 +44,7 @@ from search_spaces.tracking import (
 from trainables.config import TrialConfig
 from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset
 from trainables.precision import PrecisionUnsupported, check_supported, detect_hardware
+from trainables.soundfonts import find_soundfont
 from trainables.tune_trainable import train_in_tune, trial_config, trial_key
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ def _tuner(
 
 def dataset_spec(study: Study) -> DatasetSpec:
     return DatasetSpec(
-        soundfonts=study.dataset.soundfonts,
+        soundfonts=tuple(find_soundfont(name) for name in study.dataset.soundfonts),
         presets=study.dataset.presets,
         velocities=study.dataset.velocities,
         test_fraction=study.dataset.test_fraction,

@@ -35,7 +35,14 @@ NODE = "ray_node_id"
 #: What a trial ran on: precision, memory_format, device, device_capability, native_bf16,
 #: chosen_by (see trainables/precision.py). A record of the run, not the trial's identity.
 RAN = "sheetsweep.ran."
-RAN_FIELDS = ("precision", "memory_format", "device", "device_capability", "native_bf16")
+RAN_FIELDS = (
+    "precision",
+    "memory_format",
+    "device",
+    "device_capability",
+    "native_bf16",
+    "left_out",  # with held_out: the held-out instruments' twins, kept out of training
+)
 
 
 def ran_tag(field: str) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from trainables.augment import AUGMENTATIONS
+from trainables.augment import parse as parse_augment
 from trainables.errors import ConfigError
 from trainables.features import FeatureSettings, NoiseSettings
 from trainables.losses import LOSSES
@@ -33,6 +35,9 @@ class TrialConfig:
     snr_low_db: float | None = None
     snr_mid_db: float | None = None
     snr_high_db: float | None = None
+    # what recordings do to a note, as one more training copy of every sample: a comma-
+    # separated choice of gain, delay, reverb, tilt, detune, noise (trainables/augment.py)
+    augment: str | None = None
     # optimisation (Adam)
     lr: float = 1e-3
     lr_schedule: str = "constant"  # constant | cosine (annealed to 0 over all steps)
@@ -68,6 +73,14 @@ class TrialConfig:
             "lr": (self.lr > 0, "a positive number"),
             "lr_schedule": (self.lr_schedule in LR_SCHEDULES, f"one of {list(LR_SCHEDULES)}"),
             "held_out": (self.held_out is None or bool(self.held_instruments), "instrument names"),
+            "augment": (
+                self.augment is None
+                or (
+                    bool(parse_augment(self.augment))
+                    and set(parse_augment(self.augment)) <= set(AUGMENTATIONS)
+                ),
+                f"comma-separated names from {list(AUGMENTATIONS)}",
+            ),
             "batch_size": (self.batch_size > 0, "a positive integer"),
             "epochs": (self.epochs > 0, "a positive integer"),
             "width": (self.width > 0, "a positive integer"),
@@ -115,6 +128,10 @@ class TrialConfig:
 
     def replace(self, **changes: Any) -> TrialConfig:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        return parse_augment(self.augment)
 
     @property
     def held_instruments(self) -> tuple[str, ...]:

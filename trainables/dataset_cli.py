@@ -20,7 +20,13 @@ from trainables.engraving import contact_sheet
 from trainables.errors import SheetsweepError
 from trainables.keys import Key, midi_from_name
 from trainables.recordings import IMPORT_DURATION_S, import_recordings
-from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS, NoteTiming
+from trainables.soundfonts import (
+    DEFAULT_SOUNDFONT,
+    PIANO_PRESETS,
+    SOUNDFONT_FOLDERS,
+    NoteTiming,
+    find_soundfont,
+)
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -72,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         "--soundfont",
         type=Path,
         action="append",
-        help=f"an .sf2/.sf3 file; repeatable (default: {DEFAULT_SOUNDFONT.name})",
+        help=f"an .sf2/.sf3 file, or the file name of one in {SOUNDFONT_FOLDERS[1]} or "
+        f"{SOUNDFONT_FOLDERS[2]}; repeatable (default: {DEFAULT_SOUNDFONT.name})",
     )
     build.add_argument(
         "--presets",
@@ -135,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             spec = DatasetSpec(
-                soundfonts=tuple(args.soundfont or [DEFAULT_SOUNDFONT]),
+                soundfonts=tuple(
+                    find_soundfont(sf) for sf in args.soundfont or [DEFAULT_SOUNDFONT]
+                ),
                 presets=args.presets,
                 velocities=args.velocities,
                 timing=NoteTiming(hold_s=args.hold, release_s=args.release),

@@ -1,7 +1,8 @@
 """Mel spectrograms in dB, computed once per dataset and settings and cached on disk.
 
-Noisy copies (white noise at each register's SNR, torchaudio's `add_noise`) are cached
-per (SNRs, seed) too, so a trial never decodes audio inside its training loop.
+Noisy copies (white noise at each register's SNR, torchaudio's `add_noise`) and augmented
+copies (trainables/augment.py) are cached per setting and seed too, so a trial never
+decodes audio inside its training loop.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torchaudio.functional as AF
 import torchaudio.transforms as T
 
 from trainables.audio import load_waveforms
+from trainables.augment import augment
 from trainables.keys import KEYS, Register, register_of
 
 log = logging.getLogger(__name__)
@@ -181,3 +183,18 @@ class FeatureCache:
 
         cached = self._cached(path, compute)
         return cached["features"], cached["mask"]
+
+    def augmented(
+        self, audio_paths: list[str], settings: FeatureSettings, names: tuple[str, ...], seed: int
+    ) -> torch.Tensor:
+        """Features of a copy of every sample with the effects `names` applied."""
+        path = self._path(
+            kind="augmented", settings=asdict(settings), augment=names, seed=seed, paths=audio_paths
+        )
+
+        def compute() -> torch.Tensor:
+            log.info("augmenting %d samples: %s", len(audio_paths), ", ".join(names))
+            waveforms = self.waveforms(audio_paths, settings.sample_rate)
+            return mel_db(augment(waveforms, settings.sample_rate, names, seed), settings)
+
+        return self._cached(path, compute)

@@ -17,6 +17,20 @@ from trainables.keys import KEYS, Key
 DEFAULT_SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 #: General MIDI presets 0-7 are the piano family.
 PIANO_PRESETS = tuple(range(8))
+#: Where a SoundFont named by its file name alone is looked for: the default's folder, then
+#: where Debian's SoundFont packages put theirs.
+SOUNDFONT_FOLDERS = (
+    DEFAULT_SOUNDFONT.parent,
+    Path("/usr/share/sounds/sf2"),
+    Path("/usr/share/sounds/sf3"),
+)
+#: The Debian package that installs each SoundFont the shipped studies name.
+DEBIAN_PACKAGES = {
+    "FluidR3_GM.sf2": "fluid-soundfont-gm",
+    "FluidR3Mono_GM.sf3": "fluidr3mono-gm-soundfont",
+    "MuseScore_General_Full.sf2": "musescore-general-soundfont-lossless",
+    "MuseScore_General_Full.sf3": "musescore-general-soundfont",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,22 @@ class Instrument:
     @property
     def name(self) -> str:
         return f"{self.soundfont.stem}-p{self.preset}"
+
+
+def find_soundfont(name: str | Path) -> Path:
+    """A SoundFont path as given, or one named by its file name alone (`FluidR3_GM.sf2`)
+    found in SOUNDFONT_FOLDERS; an error says where it looked and what installs it."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    if path.name == str(path):
+        for folder in SOUNDFONT_FOLDERS:
+            if (folder / path).is_file():
+                return folder / path
+    package = DEBIAN_PACKAGES.get(path.name)
+    install = f"; `apt-get install {package}` provides it" if package else ""
+    looked = "" if path.name != str(path) else f" nor in {[str(f) for f in SOUNDFONT_FOLDERS]}"
+    raise SoundFontError(f"SoundFont {name} is not a file{looked}{install}")
 
 
 def open_soundfont(path: Path, timing: NoteTiming) -> tuple[tinysoundfont.Synth, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -28,6 +29,9 @@ from trainables.metrics import (
 )
 from trainables.model import SheetMusicNet
 from trainables.precision import Execution, resolve_execution, restore_execution
+from trainables.timbres import held_instruments, soundfont_of, twins_of
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -90,7 +94,7 @@ class Split:
 
 @dataclass
 class TrialData:
-    train: Split  # clean training samples, then their noisy copies
+    train: Split  # clean training samples, then their noisy and augmented copies
     test: Split  # clean test audio
     noisy_test: Split | None  # the test audio with the same register noise, if any
     targets: torch.Tensor  # (88, 1, 162, 300) in [0, 1]
@@ -101,6 +105,8 @@ class TrialData:
     std: float
     duration_s: float  # the note length every sample lasts: the model's window
     root: Path  # the dataset folder (its 88 targets are bundled with a model)
+    # instruments in neither split: twins of the held-out ones (trainables/timbres.py)
+    left_out: tuple[str, ...]
 
     @property
     def n_frames(self) -> int:
@@ -118,8 +124,9 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
     paths = frame["audio_path"].tolist()
     clean = cache.clean(paths, config.features)
     keys = torch.tensor(frame["midi"].to_numpy() - LOWEST_MIDI)
-    is_train = torch.tensor(train_rows(frame, config, root))
-    if not is_train.any() or is_train.all():
+    rows = split_rows(frame, config, root)
+    is_train, is_test = torch.tensor(rows.train), torch.tensor(rows.test)
+    if not is_train.any() or not is_test.any():
         raise DatasetError(f"{root}: the split needs both train and test samples")
     train_x, train_k = [clean[is_train]], [keys[is_train]]
     noisy_test = None
@@ -128,7 +135,14 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
         copy_is_train = is_train[has_copy]
         train_x.append(noisy[copy_is_train])
         train_k.append(keys[has_copy][copy_is_train])
-        noisy_test = Split(noisy[~copy_is_train], keys[has_copy][~copy_is_train])
+        copy_is_test = is_test[has_copy]
+        noisy_test = Split(noisy[copy_is_test], keys[has_copy][copy_is_test])
+    if config.augment:
+        train_paths = [path for path, train in zip(paths, rows.train, strict=True) if train]
+        train_x.append(
+            cache.augmented(train_paths, config.features, config.augmentations, config.seed)
+        )
+        train_k.append(keys[is_train])
     train = Split(torch.cat(train_x), torch.cat(train_k))
     mean, std = train.features.mean(), train.features.std()
 
@@ -137,7 +151,7 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
         return Split(features, split.keys.to(device))
 
     targets = torch.from_numpy(load_targets(root / "targets")).to(device)
-    test = Split(clean[~is_train], keys[~is_train])
+    test = Split(clean[is_test], keys[is_test])
     return TrialData(
         train=place(train),
         test=place(test),
@@ -149,21 +163,43 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
         std=float(std),
         duration_s=float(manifest["duration_s"]),
         root=root,
+        left_out=rows.left_out,
     )
 
 
-def train_rows(frame: pd.DataFrame, config: TrialConfig, root: Path) -> np.ndarray:
-    """Which annotation rows train: the dataset's split, or all but the held-out instruments."""
+@dataclass(frozen=True)
+class SplitRows:
+    train: np.ndarray  # bool per annotation row
+    test: np.ndarray
+    left_out: tuple[str, ...]  # instruments in neither: held-out instruments' twins
+
+
+def split_rows(frame: pd.DataFrame, config: TrialConfig, root: Path) -> SplitRows:
+    """The dataset's split; or, with `held_out`, those instruments (or whole SoundFonts)
+    to test on and every other instrument to train on, except the held-out ones' twins."""
     if config.held_out is None:
-        return (frame["split"] == "train").to_numpy()
-    known = set(frame["instrument"])
-    unknown = sorted(set(config.held_instruments) - known)
+        return SplitRows(
+            (frame["split"] == "train").to_numpy(), (frame["split"] == "test").to_numpy(), ()
+        )
+    held = held_instruments(frame, config.held_instruments)
+    found = {soundfont_of(i) for i in held} | held
+    unknown = sorted(set(config.held_instruments) - found)
     if unknown:
         raise DatasetError(
-            f"{root}: held_out names instrument(s) {unknown} that the dataset does not have; "
-            f"it has {sorted(known)}"
+            f"{root}: held_out names {unknown}, which is no instrument or SoundFont of "
+            f"the dataset; it has {sorted(set(frame['instrument']))}"
         )
-    return (~frame["instrument"].isin(config.held_instruments)).to_numpy()
+    twins = twins_of(root, frame, held)
+    for twin, of in twins.items():
+        log.info(
+            "held out %s: %s shares its samples with %s; left out of training",
+            config.held_out,
+            twin,
+            ", ".join(of),
+        )
+    is_test = frame["instrument"].isin(held).to_numpy()
+    is_train = ~is_test & ~frame["instrument"].isin(twins).to_numpy()
+    return SplitRows(is_train, is_test, tuple(sorted(twins)))
 
 
 def trial_execution(config: TrialConfig, n_frames: int, device: torch.device) -> Execution:

@@ -46,9 +46,15 @@ ARTIFACTS = "artifacts"
 RAN_PREFIX = "ran_"
 
 
+#: Fields added after studies had run: left out of the key while unset, so that a study
+#: resumed with a newer sheetsweep finds the trials it already trained.
+KEYED_WHEN_SET = ("augment",)
+
+
 def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
     """Same study, data and config (seed included) -> same key, on any machine."""
-    text = json.dumps({"study": study, "dataset": dataset_hash, **config.to_dict()}, sort_keys=True)
+    values = {k: v for k, v in config.to_dict().items() if v is not None or k not in KEYED_WHEN_SET}
+    text = json.dumps({"study": study, "dataset": dataset_hash, **values}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -63,7 +69,16 @@ def trial_data(
     when the dataset, features, noise (its seed included) and split agree; training only
     reads it."""
     noise = config.noise if config.noise.any else None
-    key = (str(root.resolve()), dataset_hash, config.features, noise, config.held_out, device)
+    augment = (config.augmentations, config.seed) if config.augment else None
+    key = (
+        str(root.resolve()),
+        dataset_hash,
+        config.features,
+        noise,
+        augment,
+        config.held_out,
+        device,
+    )
     if key not in _last_data:
         _last_data.clear()  # one dataset on the device at a time
         _last_data[key] = prepare_data(root, config, device)
@@ -161,6 +176,8 @@ def _train_and_report(
                     final=result.epoch == config.epochs,
                 )
             ran = {RAN_PREFIX + k: v for k, v in result.execution.record().items()}
+            if config.held_out is not None:  # what a held-out test kept out of training
+                ran[RAN_PREFIX + "left_out"] = ", ".join(data.left_out) or "none"
             tune.report(
                 {
                     **result.metrics,

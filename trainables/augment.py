@@ -1,0 +1,131 @@
+"""What a real recording does to a note, as a training copy of every sample.
+
+A SoundFont note starts on its first frame, at one level, dry, on a flat channel, tuned to
+A = 440 Hz, in silence. A recording does none of that. Each effect named in a trial's
+`augment` draws its own setting per sample (seeded), and all named effects together make
+one more training copy of every sample, cached like the noisy copies. Test audio is never
+augmented. The ranges are what a home recording of a piano plausibly does:
+
+- gain: -12 to +6 dB (`torchaudio.functional.gain`)
+- delay: 0 to 60 ms of silence before the note (the onset search cuts a recording at
+  its detected onset; this is what it misses by), the end cut to keep the length
+- reverb: a small room, an exponentially decaying noise tail of RT60 0.15-0.6 s mixed in
+  at 10-40% (`fftconvolve`)
+- tilt: a bass and a treble shelf, each -6 to +6 dB (`bass_biquad`, `treble_biquad`)
+- detune: -20 to +20 cents, in steps of 5 (`resample`): pianos are rarely at 440 Hz
+- noise: background noise from white to brown (a 1/f^a spectrum, a in 0-2) at 15-40 dB
+  SNR (`add_noise`)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torchaudio.functional as AF
+
+AUGMENTATIONS = ("gain", "delay", "reverb", "tilt", "detune", "noise")
+GAIN_DB = (-12.0, 6.0)
+DELAY_S = (0.0, 0.06)
+REVERB_RT60_S = (0.15, 0.6)
+REVERB_WET = (0.1, 0.4)
+SHELF_DB = (-6.0, 6.0)
+DETUNE_CENTS = (-20, -15, -10, -5, 5, 10, 15, 20)
+NOISE_SNR_DB = (15.0, 40.0)
+NOISE_COLOUR = (0.0, 2.0)  # the exponent a of the noise's 1/f^a power spectrum
+
+
+def parse(text: str | None) -> tuple[str, ...]:
+    """`"gain, reverb"` -> ("gain", "reverb"); None or "" -> ()."""
+    return tuple(name.strip() for name in (text or "").split(",") if name.strip())
+
+
+def augment(
+    waveforms: torch.Tensor, sample_rate: int, names: tuple[str, ...], seed: int
+) -> torch.Tensor:
+    """(N, L) waveforms with every effect in `names` applied, each sample its own draw."""
+    unknown = sorted(set(names) - set(AUGMENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {unknown}; known: {list(AUGMENTATIONS)}")
+    generator = torch.Generator().manual_seed(seed)
+    out = waveforms.clone()
+    for name in AUGMENTATIONS:  # a fixed order: the room before the microphone's noise
+        draws = torch.rand(waveforms.shape[0], 3, generator=generator)
+        if name in names:
+            out = EFFECTS[name](out, sample_rate, draws, generator)
+    return out
+
+
+def _between(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    return bounds[0] + u * (bounds[1] - bounds[0])
+
+
+def _gain(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+    db = _between(u[:, 0], GAIN_DB)
+    return torch.stack([AF.gain(sample, float(g)) for sample, g in zip(x, db, strict=True)])
+
+
+def _delay(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+    frames = (_between(u[:, 0], DELAY_S) * rate).long()
+    out = torch.zeros_like(x)
+    for i, shift in enumerate(frames.tolist()):
+        out[i, shift:] = x[i, : x.shape[1] - shift]
+    return out
+
+
+def _reverb(x: torch.Tensor, rate: int, u: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    rt60 = _between(u[:, 0], REVERB_RT60_S)
+    wet = _between(u[:, 1], REVERB_WET)
+    length = int(REVERB_RT60_S[1] * rate)
+    t = torch.arange(length) / rate
+    # -60 dB (a factor 1000 in amplitude) after rt60 seconds
+    decay = torch.exp(-math.log(1000) * t / rt60[:, None])
+    tails = torch.randn(x.shape[0], length, generator=g) * decay
+    tails = tails / tails.norm(dim=1, keepdim=True)
+    reverberant = AF.fftconvolve(x, tails)[:, : x.shape[1]]
+    scale = x.norm(dim=1, keepdim=True) / reverberant.norm(dim=1, keepdim=True).clamp_min(1e-8)
+    return (1 - wet[:, None]) * x + wet[:, None] * reverberant * scale
+
+
+def _tilt(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+    bass, treble = _between(u[:, 0], SHELF_DB), _between(u[:, 1], SHELF_DB)
+    return torch.stack(
+        [
+            AF.treble_biquad(AF.bass_biquad(sample, rate, float(b)), rate, float(t))
+            for sample, b, t in zip(x, bass, treble, strict=True)
+        ]
+    )
+
+
+def _detune(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+    """Resampling by 2^(cents/1200) and playing at the old rate shifts every partial by
+    `cents`; the note keeps its length (cut or padded at the end)."""
+    cents = torch.tensor(DETUNE_CENTS)[(u[:, 0] * len(DETUNE_CENTS)).long()]
+    out = torch.empty_like(x)
+    for value in cents.unique().tolist():
+        rows = cents == value
+        new = round(1000 * 2 ** (-value / 1200))  # fewer samples: plays higher
+        shifted = AF.resample(x[rows], 1000, new)
+        length = min(shifted.shape[1], x.shape[1])
+        out[rows] = 0.0
+        out[rows, :length] = shifted[:, :length]
+    return out
+
+
+def _noise(x: torch.Tensor, rate: int, u: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    colour = _between(u[:, 0], NOISE_COLOUR)
+    snr = _between(u[:, 1], NOISE_SNR_DB)
+    white = torch.fft.rfft(torch.randn(x.shape, generator=g))
+    frequency = torch.fft.rfftfreq(x.shape[1], 1 / rate).clamp_min(20.0)
+    shaped = torch.fft.irfft(white * frequency ** (-colour[:, None] / 2), n=x.shape[1])
+    return AF.add_noise(x, shaped, snr)
+
+
+EFFECTS = {
+    "gain": _gain,
+    "delay": _delay,
+    "reverb": _reverb,
+    "tilt": _tilt,
+    "detune": _detune,
+    "noise": _noise,
+}
