@@ -14,7 +14,7 @@ import yaml
 from trainables.augment import AUGMENTATIONS
 from trainables.augment import parse as parse_augment
 from trainables.errors import ConfigError
-from trainables.features import FeatureSettings, NoiseSettings
+from trainables.features import SPECTROGRAMS, FeatureSettings, NoiseSettings
 from trainables.losses import LOSSES
 from trainables.model import KERNELS, ModelConfig
 from trainables.precision import MEMORY_FORMATS, PRECISIONS
@@ -60,11 +60,15 @@ class TrialConfig:
     n_mels: int = 128
     f_min: float = 20.0
     f_max: float = 8000.0
+    # mel: torchaudio's mel spectrogram (n_fft, n_mels, f_min, f_max); cqt: nnAudio's
+    # constant-Q transform, 3 bins a semitone from A0 (trainables/features.py)
+    spectrogram: str = "mel"
 
     def __post_init__(self) -> None:
         checks = {
             "loss": (self.loss in LOSSES, f"one of {sorted(LOSSES)}"),
             "kernel": (self.kernel in KERNELS, f"one of {list(KERNELS)}"),
+            "spectrogram": (self.spectrogram in SPECTROGRAMS, f"one of {list(SPECTROGRAMS)}"),
             "precision": (self.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
             "memory_format": (
                 self.memory_format in MEMORY_FORMATS,
@@ -146,6 +150,7 @@ class TrialConfig:
             n_mels=self.n_mels,
             f_min=self.f_min,
             f_max=self.f_max,
+            spectrogram=self.spectrogram,
         )
 
     @property
@@ -154,7 +159,7 @@ class TrialConfig:
 
     def model(self, n_frames: int) -> ModelConfig:
         return ModelConfig(
-            n_mels=self.n_mels,
+            n_mels=self.features.height,
             n_frames=n_frames,
             kernel=self.kernel,
             width=self.width,

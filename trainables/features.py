@@ -7,6 +7,7 @@ decodes audio inside its training loop.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -27,6 +28,17 @@ from trainables.keys import KEYS, Register, register_of
 log = logging.getLogger(__name__)
 
 
+#: The spectrograms a trial can read: torchaudio's mel, or nnAudio's constant-Q.
+SPECTROGRAMS = ("mel", "cqt")
+#: The constant-Q transform: three bins a key from A0 to C8, the middle one on the key's
+#: pitch (a slightly sharp or flat piano stays in its key's bins), and 8 more above. Every key's fundamental has bins of its own, and a
+#: harmonic sits the same number of bins above its fundamental on every key: the
+#: representation pitch trackers read, against octave errors.
+CQT_BINS_PER_OCTAVE = 36
+CQT_BINS = 88 * 3 + 8
+CQT_FMIN = 27.5 * 2 ** (-1 / CQT_BINS_PER_OCTAVE)
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     sample_rate: int = 16000
@@ -36,9 +48,15 @@ class FeatureSettings:
     f_min: float = 20.0
     f_max: float = 8000.0
     top_db: float = 80.0
+    spectrogram: str = "mel"  # mel (n_fft, n_mels, f_min, f_max) | cqt (CQT_* above)
 
     def frames(self, duration_s: float) -> int:
         return round(duration_s * self.sample_rate) // self.hop_length + 1
+
+    @property
+    def height(self) -> int:
+        """Frequency rows of the spectrogram: mel filters or constant-Q bins."""
+        return self.n_mels if self.spectrogram == "mel" else CQT_BINS
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,43 @@ def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256)
     return torch.cat(chunks).unsqueeze(1)
 
 
+@functools.cache
+def _cqt(sample_rate: int, hop_length: int) -> torch.nn.Module:
+    from nnAudio.features.cqt import CQT1992v2  # imported where used: its kernels take 0.3 s
+
+    return CQT1992v2(
+        sr=sample_rate,
+        hop_length=hop_length,
+        fmin=CQT_FMIN,
+        n_bins=CQT_BINS,
+        bins_per_octave=CQT_BINS_PER_OCTAVE,
+        output_format="Magnitude",
+        verbose=False,
+    )
+
+
+def cqt_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 64) -> torch.Tensor:
+    """(N, L) waveforms -> (N, 1, CQT_BINS, frames) float32 constant-Q power in dB."""
+    transform = _cqt(settings.sample_rate, settings.hop_length)
+    to_db = T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+    frames = waveforms.shape[-1] // settings.hop_length + 1
+    chunks = [torch.zeros(0, CQT_BINS, frames)]
+    with torch.no_grad():
+        for start in range(0, waveforms.shape[0], batch):
+            power = transform(waveforms[start : start + batch]).pow(2)
+            chunks.append(torch.stack([to_db(p) for p in power]))  # top_db per sample
+    return torch.cat(chunks).unsqueeze(1)
+
+
+def spectrogram_db(waveforms: torch.Tensor, settings: FeatureSettings) -> torch.Tensor:
+    """The spectrogram `settings` names, (N, 1, height, frames) in dB."""
+    return (
+        cqt_db(waveforms, settings)
+        if settings.spectrogram == "cqt"
+        else mel_db(waveforms, settings)
+    )
+
+
 def add_register_noise(
     waveforms: torch.Tensor, midi: list[int], noise: NoiseSettings
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,7 +216,7 @@ class FeatureCache:
         path = self._path(kind="clean", settings=asdict(settings), paths=audio_paths)
         return self._cached(
             path,
-            lambda: mel_db(self.waveforms(audio_paths, settings.sample_rate), settings),
+            lambda: spectrogram_db(self.waveforms(audio_paths, settings.sample_rate), settings),
         )
 
     def noisy(
@@ -179,7 +234,7 @@ class FeatureCache:
         def compute() -> dict[str, torch.Tensor]:
             waveforms = self.waveforms(audio_paths, settings.sample_rate)
             noisy, mask = add_register_noise(waveforms, midi, noise)
-            return {"features": mel_db(noisy[mask], settings), "mask": mask}
+            return {"features": spectrogram_db(noisy[mask], settings), "mask": mask}
 
         cached = self._cached(path, compute)
         return cached["features"], cached["mask"]
@@ -195,6 +250,7 @@ class FeatureCache:
         def compute() -> torch.Tensor:
             log.info("augmenting %d samples: %s", len(audio_paths), ", ".join(names))
             waveforms = self.waveforms(audio_paths, settings.sample_rate)
-            return mel_db(augment(waveforms, settings.sample_rate, names, seed), settings)
+            augmented = augment(waveforms, settings.sample_rate, names, seed)
+            return spectrogram_db(augmented, settings)
 
         return self._cached(path, compute)

@@ -42,7 +42,7 @@ from trainables.audio import fit_batch
 from trainables.config import TrialConfig
 from trainables.engraving import load_targets
 from trainables.errors import SheetsweepError
-from trainables.features import mel_db
+from trainables.features import spectrogram_db
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.model import SheetMusicNet
 from trainables.onsets import cut_window
@@ -147,13 +147,13 @@ class SheetModel(mlflow.pyfunc.PythonModel):
             self.targets = torch.from_numpy(stored["targets"].astype(np.float32) / 255).flatten(1)
 
     def features(self, window: np.ndarray, rate: int) -> torch.Tensor:
-        """A window of mono audio -> the standardised (1, 1, n_mels, frames) the model reads."""
+        """A window of mono audio -> the standardised (1, 1, height, frames) the model reads."""
         settings = self.config.features
         waveform = torch.from_numpy(np.ascontiguousarray(window))[None]
         if rate != settings.sample_rate:
             waveform = self._resampler(rate)(waveform)
         waveform = fit_batch(waveform, round(self.duration_s * settings.sample_rate))
-        return (mel_db(waveform, settings) - self.mean) / self.std
+        return (spectrogram_db(waveform, settings) - self.mean) / self.std
 
     def _resampler(self, rate: int) -> T.Resample:
         """torchaudio's resampling, as the training features were made, its kernel kept."""

@@ -64,7 +64,7 @@ def training_memory(config: TrialConfig, n_frames: int) -> int:
             activations += output.numel()
 
         hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
-        model(torch.empty(1, 1, config.n_mels, n_frames))
+        model(torch.empty(1, 1, config.features.height, n_frames))
         for hook in hooks:
             hook.remove()
     parameters = sum(p.numel() for p in model.parameters())
@@ -85,7 +85,7 @@ def check_fits(config: TrialConfig, data: TrialData) -> None:
 
 @dataclass
 class Split:
-    features: torch.Tensor  # (N, 1, n_mels, frames), standardised
+    features: torch.Tensor  # (N, 1, height, frames), standardised
     keys: torch.Tensor  # (N,) key index 0-87: selects the target image, never a model input
 
     def __len__(self) -> int:

@@ -46,14 +46,17 @@ ARTIFACTS = "artifacts"
 RAN_PREFIX = "ran_"
 
 
-#: Fields added after studies had run: left out of the key while unset, so that a study
-#: resumed with a newer sheetsweep finds the trials it already trained.
-KEYED_WHEN_SET = ("augment",)
+#: Fields added after studies had run -> the value that behaves as before they existed: left
+#: out of the key at that value, so that a study resumed with a newer sheetsweep finds the
+#: trials it already trained.
+KEYED_UNLESS = {"augment": None, "spectrogram": "mel"}
 
 
 def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
     """Same study, data and config (seed included) -> same key, on any machine."""
-    values = {k: v for k, v in config.to_dict().items() if v is not None or k not in KEYED_WHEN_SET}
+    values = {
+        k: v for k, v in config.to_dict().items() if k not in KEYED_UNLESS or v != KEYED_UNLESS[k]
+    }
     text = json.dumps({"study": study, "dataset": dataset_hash, **values}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from analysis.report import FigureBlock, Heading, build_report
-from analysis.scorecard import confusion_list, error_kind, is_single_config, scorecard
+from analysis.scorecard import (
+    ERROR_KINDS,
+    confusion_list,
+    error_kind,
+    is_single_config,
+    scorecard,
+)
 from tests.analysis.png import assert_real_png
 
 
@@ -38,15 +44,25 @@ def test_generalisation_covers_noisy_and_held_out_audio(card, best_runs):
     assert list(data.index) == [
         "clean test audio (stratified split)",
         "noisy test audio, SNR 10/10/10 dB (low/mid/high)",
-        "held-out instruments: TimGM6mb-p2",
+        "held out: TimGM6mb-p2",
     ]
     finished = best_runs.finished
     split, held = finished[finished["held_out"].isna()], finished[finished["held_out"].notna()]
     noisy = data.loc["noisy test audio, SNR 10/10/10 dB (low/mid/high)"]
     assert noisy["note_acc_mean"] == pytest.approx(split["noisy_test_note_acc"].mean())
-    held_row = data.loc["held-out instruments: TimGM6mb-p2"]
+    held_row = data.loc["held out: TimGM6mb-p2"]
     assert held_row["psnr_mean"] == pytest.approx(held["test_psnr"].mean())
     assert held_row["n"] == 2
+
+
+def test_held_out_errors_are_split_by_kind_with_what_was_left_out(card, best_runs):
+    held = best_runs.finished[best_runs.finished["held_out"].notna()]
+    scores = best_runs.test_scores[best_runs.test_scores["run_id"].isin(held["run_id"])]
+    row = card.held_out_errors.data.set_index("held_out").loc["TimGM6mb-p2"]
+    assert row["seeds"] == 2 and row["notes"] == len(scores) == 2 * 88
+    assert row["wrong"] == int((~scores["correct"].astype(bool)).sum())
+    assert row[list(ERROR_KINDS)].sum() == row["wrong"]
+    assert row["left_out"] == "none"  # presets 0 and 1 share no samples with preset 2
 
 
 def test_confusions_count_every_wrong_clean_prediction(card, best_runs):
@@ -101,5 +117,5 @@ def test_a_study_of_held_out_pianos_only_is_scored_on_them(best_runs):
     assert card.registers.data.set_index("register").loc["all", "psnr_mean"] == pytest.approx(
         held["test_psnr"].mean()
     )
-    assert "held-out instruments TimGM6mb-p2" in card.registers.caption
-    assert list(card.generalisation.data["test_set"]) == ["held-out instruments: TimGM6mb-p2"]
+    assert "what was held out (TimGM6mb-p2)" in card.registers.caption
+    assert list(card.generalisation.data["test_set"]) == ["held out: TimGM6mb-p2"]

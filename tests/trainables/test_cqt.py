@@ -1,0 +1,53 @@
+"""The constant-Q spectrogram: each key's fundamental in bins of its own, read by the model
+as the mel spectrogram is; and trials keep their keys when they use neither new option."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+from trainables.config import TrialConfig
+from trainables.errors import ConfigError
+from trainables.features import CQT_BINS, FeatureSettings, cqt_db
+from trainables.keys import KEYS
+from trainables.model import SheetMusicNet
+from trainables.training import prepare_data
+from trainables.tune_trainable import trial_key
+
+from .conftest import QUICK
+
+SETTINGS = FeatureSettings(spectrogram="cqt")
+
+
+@pytest.mark.parametrize("name", ["A0", "A#0", "C4", "F#6", "C8"])
+def test_a_keys_fundamental_peaks_in_its_own_bins(name):
+    key = next(k for k in KEYS if k.name == name)
+    hz = 440.0 * 2 ** ((key.midi - 69) / 12)
+    t = torch.arange(SETTINGS.sample_rate * 3 // 2) / SETTINGS.sample_rate
+    features = cqt_db(torch.sin(2 * torch.pi * hz * t)[None], SETTINGS)
+    assert features.shape == (1, 1, CQT_BINS, SETTINGS.frames(1.5))
+    peak = int(features[0, 0].mean(dim=1).argmax())
+    assert peak == 3 * (key.midi - KEYS[0].midi) + 1  # three bins a key, its pitch in the middle
+
+
+def test_a_cqt_trial_reads_cqt_features(small_root):
+    config = TrialConfig(**QUICK, spectrogram="cqt")
+    data = prepare_data(small_root, config, torch.device("cpu"))
+    assert data.train.features.shape[2] == CQT_BINS
+    model = SheetMusicNet(config.model(data.n_frames))
+    assert model(data.test.features[:2]).shape == (2, 1, 162, 300)
+    with pytest.raises(ConfigError, match="field 'spectrogram': 'chroma', expected one of"):
+        TrialConfig(spectrogram="chroma")
+
+
+def test_trials_without_the_new_options_keep_their_keys():
+    """A study resumed with this version must find the trials an earlier one trained."""
+    config = TrialConfig(**QUICK)
+    earlier = {k: v for k, v in config.to_dict().items() if k not in ("augment", "spectrogram")}
+    text = json.dumps({"study": "s", "dataset": "h", **earlier}, sort_keys=True)
+    assert trial_key("s", "h", config) == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert trial_key("s", "h", config.replace(spectrogram="cqt")) != trial_key("s", "h", config)
+    assert trial_key("s", "h", config.replace(augment="gain")) != trial_key("s", "h", config)
