@@ -4,6 +4,7 @@
     python platform/sweep.py --study loss --set epochs=3 --seeds 0     # a quick look
     python platform/sweep.py --study full --dry-run                    # the plan, no training
     python platform/sweep.py --study best --register piano     # its best model: piano@champion
+    python platform/sweep.py --study timbre --set spectrogram=cqt --name timbre-cqt  # a variant
     ray submit platform/cluster-gpu.yaml platform/sweep.py -- --study full --address auto
 
 Launching the same command again resumes: finished trials are read back from MLflow,
@@ -55,6 +56,8 @@ def apply_overrides(study: Study, args: argparse.Namespace) -> Study:
         searched = set(study.searched_fields) & set(overrides)
         if searched:
             raise StudyError(f"--set {sorted(searched)}: searched by the study, not fixed")
+    if args.name:
+        changes["name"] = args.name
     if args.seeds:
         changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
     if args.num_trials:
@@ -121,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         "--register",
         metavar="NAME",
         help="after the sweep, register its best trial's model as NAME (alias champion)",
+    )
+    parser.add_argument(
+        "--name",
+        help="record the study under this name (its MLflow experiment): a variant made "
+        "with --set beside the study as shipped",
     )
     parser.add_argument("--seeds", help="comma-separated seeds, replacing the study's")
     parser.add_argument("--num-trials", type=int, help="configs an optuna study samples")

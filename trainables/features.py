@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 #: The spectrograms a trial can read: torchaudio's mel, or nnAudio's constant-Q.
 SPECTROGRAMS = ("mel", "cqt")
 #: The constant-Q transform: three bins a key from A0 to C8, the middle one on the key's
-#: pitch (a slightly sharp or flat piano stays in its key's bins), and 8 more above. Every key's fundamental has bins of its own, and a
-#: harmonic sits the same number of bins above its fundamental on every key: the
-#: representation pitch trackers read, against octave errors.
+#: pitch (a slightly sharp or flat piano stays in its key's bins), and 8 more above. Every
+#: key's fundamental has bins of its own, and a harmonic sits the same number of bins
+#: above its fundamental on every key: the representation pitch trackers read, against
+#: octave errors.
 CQT_BINS_PER_OCTAVE = 36
 CQT_BINS = 88 * 3 + 8
 CQT_FMIN = 27.5 * 2 ** (-1 / CQT_BINS_PER_OCTAVE)

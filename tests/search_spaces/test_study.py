@@ -143,6 +143,20 @@ def test_dry_run_prints_the_plan_without_running():
     assert "Trial status" not in result.stdout
 
 
+def test_a_variant_of_a_study_is_recorded_under_its_own_name():
+    variant = ["--study", "timbre", "--set", "spectrogram=cqt", "--name", "timbre-cqt"]
+    result = subprocess.run(
+        [sys.executable, "platform/sweep.py", *variant, "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("study timbre-cqt:")
+    assert "'spectrogram': 'cqt'" in result.stdout and "9 trials" in result.stdout
+
+
 def smoke_with(override: str) -> subprocess.CompletedProcess:
     """`platform/sweep.py --study smoke --set <override>`."""
     return subprocess.run(
