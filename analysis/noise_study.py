@@ -3,7 +3,9 @@
 For each noise setting (SNR per register) of a study: PSNR and note accuracy per register
 with 95% intervals over seeds, and the change of each against uniform noise (the same SNR
 on every register, as the thesis trained). The change is paired by seed when both
-settings ran the same seeds, so what a seed does to both cancels out.
+settings ran the same seeds, so what a seed does to both cancels out. Scored on the clean
+test audio, and again on noisy test audio where every setting was scored on the same
+(`test_snr_db`: one SNR on every register, whatever the training noise).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from analysis.stats import difference_interval, mean_interval
 from analysis.tables import Table, interval_text
 
 REGISTERS = ("low", "mid", "high", "all")
-METRICS = {"psnr": "test_psnr", "note_acc": "test_note_acc"}
+METRICS = ("psnr", "note_acc")
 METRIC_NAMES = {"psnr": "PSNR (dB)", "note_acc": "note accuracy (%)"}
 
 
@@ -39,6 +41,7 @@ class NoiseStudy:
     registers: pd.DataFrame  # setting, register, n, psnr_*, note_acc_* (mean, ci_low, ci_high)
     changes: pd.DataFrame  # setting, register, metric, change, ci_low, ci_high, n, paired
     answer: str
+    audio: str = "clean"  # the test audio scored: clean, or `noisy, SNR 10 dB`
 
     @property
     def settings(self) -> list[str]:
@@ -61,13 +64,15 @@ class NoiseStudy:
                 )
             wide.append(line)
         caption = (
-            f"Study {self.experiment!r}, {self.comparison.describe()}. Test audio is clean; "
-            "mean over seeds [95% t-interval]. `off`: no noisy copy for that register. "
+            f"Study {self.experiment!r}, {self.comparison.describe()}. Test audio: "
+            f"{self.audio}; mean over seeds [95% t-interval]. `off`: no noisy copy for that "
+            "register. "
             f"Mean-image baseline {self.registers['baseline_psnr'].mean():.2f} dB."
         )
         return Table(
-            f"noise_registers_{self.experiment}",
-            f"{self.experiment}: PSNR and note accuracy per register, by noise setting",
+            f"noise_registers_{self.experiment}{self._suffix}",
+            f"{self.experiment}: PSNR and note accuracy per register, by noise setting, "
+            f"{self.audio} test audio",
             caption,
             self.registers,
             pd.DataFrame(wide),
@@ -85,16 +90,21 @@ class NoiseStudy:
             line["interval"] = "paired by seed" if rows["paired"].all() else "Welch"
             wide.append(line)
         caption = (
-            f"Change against uniform noise ({self.reference}): setting minus uniform, "
-            "mean [95% interval]; positive helps. Note accuracy in percentage points."
+            f"Change against uniform noise ({self.reference}) on {self.audio} test audio: "
+            "setting minus uniform, mean [95% interval]; positive helps. Note accuracy in "
+            "percentage points."
         )
         return Table(
-            f"noise_changes_{self.experiment}",
-            f"{self.experiment}: change against uniform noise",
+            f"noise_changes_{self.experiment}{self._suffix}",
+            f"{self.experiment}: change against uniform noise, {self.audio} test audio",
             caption,
             self.changes,
             pd.DataFrame(wide),
         )
+
+    @property
+    def _suffix(self) -> str:
+        return "" if self.audio == "clean" else "_noisy"
 
     def figure(self) -> Figure:
         """Per register: the level of each setting, and its change against uniform noise."""
@@ -158,7 +168,7 @@ class NoiseStudy:
             figure.suptitle(
                 f"{self.experiment}: does less noise on low notes help them, and "
                 "what does it cost the rest?\npoints: mean over seeds; bars: 95% "
-                "interval over seeds; test audio clean",
+                f"interval over seeds; test audio {self.audio}",
                 fontsize=12,
             )
         plt.close(figure)
@@ -167,8 +177,20 @@ class NoiseStudy:
 
 def noise_studies(trials: pd.DataFrame) -> list[NoiseStudy]:
     """One noise study per experiment whose finished runs vary the per-register SNRs with
-    everything else fixed (a search that moves the SNRs with the rest answers nothing here)."""
-    return [_study(c) for c in find_comparisons(trials, NOISE_FIELDS) if c.controlled]
+    everything else fixed (a search that moves the SNRs with the rest answers nothing here),
+    on clean test audio; and one on noisy test audio where every run was scored on the same
+    (one `test_snr_db` for all)."""
+    studies = []
+    for comparison in find_comparisons(trials, NOISE_FIELDS):
+        if not comparison.controlled:
+            continue
+        studies.append(_study(comparison))
+        runs = comparison.runs
+        snr = runs["test_snr_db"] if "test_snr_db" in runs else pd.Series(dtype=float)
+        scored = "noisy_test_psnr" in runs and runs["noisy_test_psnr"].notna().all()
+        if scored and snr.notna().all() and snr.nunique() == 1:
+            studies.append(_study(comparison, "noisy_test", f"noisy, SNR {snr.iloc[0]:g} dB"))
+    return studies
 
 
 def uniform_setting(settings: pd.DataFrame) -> str | None:
@@ -185,21 +207,23 @@ def uniform_setting(settings: pd.DataFrame) -> str | None:
     return str(uniform.iloc[int(np.argmax(shared))]["setting"])
 
 
-def _study(comparison: Comparison) -> NoiseStudy:
+def _study(comparison: Comparison, prefix: str = "test", audio: str = "clean") -> NoiseStudy:
     runs = comparison.runs.copy()
     runs["setting"] = [noise_label(row) for _, row in runs.iterrows()]
     settings = runs.drop_duplicates("setting")[["setting", *NOISE_FIELDS]]
     reference = uniform_setting(settings)
     order = _order(settings, reference)
-    registers = _registers(runs, order)
-    changes = _changes(runs, order, reference) if reference else _empty_changes()
+    registers = _registers(runs, order, prefix)
+    changes = _changes(runs, order, reference, prefix) if reference else _empty_changes()
+    answer = _answer(registers, changes, reference)
     return NoiseStudy(
         comparison.experiment,
         comparison,
         reference,
         registers,
         changes,
-        _answer(registers, changes, reference),
+        answer if audio == "clean" else f"On {audio} test audio: {answer}",
+        audio,
     )
 
 
@@ -217,11 +241,11 @@ def _order(settings: pd.DataFrame, reference: str | None) -> list[str]:
     return [reference, *[s for s in ranked if s != reference]] if reference else ranked
 
 
-def _column(metric: str, register: str) -> str:
-    return METRICS[metric] if register == "all" else f"{METRICS[metric]}_{register}"
+def _column(metric: str, register: str, prefix: str) -> str:
+    return f"{prefix}_{metric}" if register == "all" else f"{prefix}_{metric}_{register}"
 
 
-def _registers(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+def _registers(runs: pd.DataFrame, order: list[str], prefix: str) -> pd.DataFrame:
     rows = []
     for setting in order:
         part = runs[runs["setting"] == setting]
@@ -233,7 +257,8 @@ def _registers(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
                 "seeds": ",".join(str(s) for s in sorted(part["seed"].astype(int))),
             }
             for metric in METRICS:
-                interval = mean_interval(part[_column(metric, register)].to_numpy(dtype=float))
+                values = part[_column(metric, register, prefix)].to_numpy(dtype=float)
+                interval = mean_interval(values)
                 low, high = interval.low, interval.high
                 if metric == "note_acc":
                     low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
@@ -253,7 +278,7 @@ def _empty_changes() -> pd.DataFrame:
     )
 
 
-def _changes(runs: pd.DataFrame, order: list[str], reference: str) -> pd.DataFrame:
+def _changes(runs: pd.DataFrame, order: list[str], reference: str, prefix: str) -> pd.DataFrame:
     base = runs[runs["setting"] == reference].sort_values("seed")
     rows = []
     for setting in order[1:]:
@@ -265,7 +290,7 @@ def _changes(runs: pd.DataFrame, order: list[str], reference: str) -> pd.DataFra
         )
         for metric in METRICS:
             for register in REGISTERS:
-                column = _column(metric, register)
+                column = _column(metric, register, prefix)
                 interval = difference_interval(
                     part[column].to_numpy(dtype=float), base[column].to_numpy(dtype=float), paired
                 )

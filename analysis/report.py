@@ -170,14 +170,15 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
     else:
         _evaluation_section(report, runs, name)
     for study in noise_studies(trials):
-        report.add(Heading(f"Noise per register: {name}", 3), Text(study.answer))
+        heading = f"Noise per register: {name}, {study.audio} test audio"
+        report.add(Heading(heading, 3), Text(study.answer))
         for table in study.tables():
             report.add(Text(f"**{table.title}.** {table.caption}"), TableBlock(table))
         report.figure(
-            f"noise_{name}",
+            f"noise_{name}" + ("" if study.audio == "clean" else "_noisy"),
             study.figure(),
             "Per-register PSNR and note accuracy by training-noise setting (top) "
-            "and their change against uniform noise (bottom).",
+            f"and their change against uniform noise (bottom), on {study.audio} test audio.",
         )
     finished["config"] = config_labels(finished, with_study=False)
     baseline = float(finished["baseline_psnr"].mean()) if "baseline_psnr" in finished else None

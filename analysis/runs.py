@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 STATES = ("finished", "pruned", "failed", "lost", "running")
 #: Every hyperparameter of a trial, in TrialConfig's order.
 HYPERPARAMETERS = tuple(f.name for f in fields(TrialConfig))
+#: A param a run lacks (logged before its field existed) reads as the field's default,
+#: which is how that run trained.
+PARAM_DEFAULTS = {name: str(value) for name, value in TrialConfig().to_dict().items()}
 NOISE_FIELDS = ("snr_low_db", "snr_mid_db", "snr_high_db")
 #: Metrics whose per-epoch history is read: for the learning curves and the best epoch.
 HISTORY_METRICS = ("train_loss", "test_loss", "test_psnr", "test_note_acc", "test_ssim")
@@ -347,7 +350,7 @@ def _trial_row(client: MlflowClient, experiment: str, run) -> dict[str, Any]:
         "error": tags.get(ERROR),
         "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
         "end_time": pd.to_datetime(info.end_time, unit="ms", utc=True) if info.end_time else pd.NaT,
-        **{name: run.data.params.get(name) for name in HYPERPARAMETERS},
+        **{name: run.data.params.get(name, PARAM_DEFAULTS[name]) for name in HYPERPARAMETERS},
         **{f"ran_{name}": tags.get(ran_tag(name)) for name in RAN_FIELDS},
         **run.data.metrics,
     }

@@ -35,6 +35,10 @@ class TrialConfig:
     snr_low_db: float | None = None
     snr_mid_db: float | None = None
     snr_high_db: float | None = None
+    # the noisy test audio: null = white noise at the training noise's SNRs (none where a
+    # register has no noisy copy); a number = at that SNR on every register, the same audio
+    # for every training-noise setting (what the noise study compares them on)
+    test_snr_db: float | None = None
     # what recordings do to a note, as one more training copy of every sample: a comma-
     # separated choice of gain, delay, reverb, tilt, detune, noise (trainables/augment.py)
     augment: str | None = None

@@ -17,7 +17,7 @@ from trainables.config import TrialConfig
 from trainables.dataset import open_dataset
 from trainables.engraving import load_targets
 from trainables.errors import DatasetError
-from trainables.features import FeatureCache
+from trainables.features import FeatureCache, NoiseSettings
 from trainables.keys import LOWEST_MIDI, register_of
 from trainables.losses import loss_fn
 from trainables.metrics import (
@@ -96,7 +96,7 @@ class Split:
 class TrialData:
     train: Split  # clean training samples, then their noisy and augmented copies
     test: Split  # clean test audio
-    noisy_test: Split | None  # the test audio with the same register noise, if any
+    noisy_test: Split | None  # the test audio with noise (config.test_snr_db), if any
     targets: torch.Tensor  # (88, 1, 162, 300) in [0, 1]
     dataset_hash: str
     baseline_psnr: float  # the mean training image predicted for every test sample
@@ -137,6 +137,11 @@ def prepare_data(root: Path, config: TrialConfig, device: torch.device) -> Trial
         train_k.append(keys[has_copy][copy_is_train])
         copy_is_test = is_test[has_copy]
         noisy_test = Split(noisy[copy_is_test], keys[has_copy][copy_is_test])
+    if config.test_snr_db is not None:
+        snr = config.test_snr_db
+        uniform = NoiseSettings(snr, snr, snr, seed=config.seed)
+        noisy, _ = cache.noisy(paths, frame["midi"].tolist(), config.features, uniform)
+        noisy_test = Split(noisy[is_test], keys[is_test])
     if config.augment:
         train_paths = [path for path, train in zip(paths, rows.train, strict=True) if train]
         train_x.append(

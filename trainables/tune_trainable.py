@@ -49,7 +49,7 @@ RAN_PREFIX = "ran_"
 #: Fields added after studies had run -> the value that behaves as before they existed: left
 #: out of the key at that value, so that a study resumed with a newer sheetsweep finds the
 #: trials it already trained.
-KEYED_UNLESS = {"augment": None, "spectrogram": "mel"}
+KEYED_UNLESS = {"augment": None, "spectrogram": "mel", "test_snr_db": None}
 
 
 def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:
@@ -78,6 +78,7 @@ def trial_data(
         dataset_hash,
         config.features,
         noise,
+        config.test_snr_db,
         augment,
         config.held_out,
         device,

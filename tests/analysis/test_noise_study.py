@@ -116,3 +116,21 @@ def test_snrs_searched_together_with_other_fields_give_no_noise_study():
         for lr, low in ((0.001, 10.0), (0.01, 20.0))
     ]
     assert noise_studies(trials_frame(configs)) == []
+
+
+def test_noisy_test_audio_shared_by_every_setting_gets_its_own_study():
+    trials = noise_trials().assign(test_snr_db=10.0)
+    for column in [c for c in trials if c.startswith("test_") and c != "test_snr_db"]:
+        trials[f"noisy_{column}"] = trials[column] - 5.0 - trials["snr_low_db"].fillna(0) / 10
+    clean, noisy = noise_studies(trials)
+    assert (clean.audio, noisy.audio) == ("clean", "noisy, SNR 10 dB")
+    row = noisy.registers.set_index(["setting", "register"]).loc[("20/10/10 dB", "low")]
+    treated = trials[trials["snr_low_db"].eq(20) & trials["snr_high_db"].eq(10)]
+    assert row["psnr_mean"] == pytest.approx(treated["noisy_test_psnr_low"].mean())
+    assert noisy.answer.startswith("On noisy, SNR 10 dB test audio: Against uniform noise")
+    assert [t.name for t in noisy.tables()] == [
+        "noise_registers_study_noisy",
+        "noise_changes_study_noisy",
+    ]
+    # scored on each setting's own noise, the noisy audio differs by setting: no comparison
+    assert len(noise_studies(trials.assign(test_snr_db=np.nan))) == 1

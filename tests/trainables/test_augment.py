@@ -1,4 +1,5 @@
-"""Each recording effect does what it says, within its range, the same for the same seed."""
+"""Each recording effect does what it says, within its range, the same for the same seed;
+and noisy test audio at one SNR for every training-noise setting."""
 
 from __future__ import annotations
 
@@ -99,3 +100,15 @@ def test_augmented_copies_join_the_training_set_only(small_root):
     assert len(data.train) == 2 * len(plain.train) and len(data.test) == len(plain.test)
     assert torch.equal(data.train.keys[: len(plain.train)], data.train.keys[len(plain.train) :])
     assert not torch.allclose(data.train.features[: len(plain.train)], plain.train.features)
+
+
+def test_noisy_test_audio_at_one_snr_covers_every_test_note(small_root):
+    """Scored on the same noisy audio whatever the training noise (the noise study)."""
+    quiet_low = {"snr_low_db": None, "snr_mid_db": 10.0, "snr_high_db": 10.0}
+    own = prepare_data(small_root, TrialConfig(**QUICK, **quiet_low), torch.device("cpu"))
+    assert len(own.noisy_test) < len(own.test)  # the low notes have no noisy copy
+    config = TrialConfig(**QUICK, **quiet_low, test_snr_db=10.0)
+    shared = prepare_data(small_root, config, torch.device("cpu"))
+    assert len(shared.noisy_test) == len(shared.test)
+    assert torch.equal(shared.noisy_test.keys, shared.test.keys)
+    assert not torch.allclose(shared.noisy_test.features, shared.test.features)
