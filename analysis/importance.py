@@ -7,6 +7,10 @@ distributions, finished configurations COMPLETE with the metric, ASHA's stopped 
 PRUNED with the epochs they ran. fANOVA and PED-ANOVA then say how much each
 hyperparameter explains of the metric; fANOVA again on bootstrap resamples of the
 configurations says how stable that is (a 95% interval per hyperparameter).
+
+Those evaluators read only the COMPLETE trials: under ASHA, a few. `at_epoch` rebuilds the
+study at ASHA's first rung, where every configuration was scored, so the report can say
+what mattered there too, over all of them (what ASHA acted on).
 """
 
 from __future__ import annotations
@@ -124,6 +128,19 @@ def searched_study(
     return SearchedStudy(name, metric, direction, distributions, configs)
 
 
+def at_epoch(study: SearchedStudy, epoch: int) -> SearchedStudy:
+    """The study with each configuration scored by its metric at `epoch` (the curve's
+    value), every configuration that reached it COMPLETE; the metric renamed
+    `<metric>@<epoch>`."""
+    metric = f"{study.metric}@{epoch}"
+    configs = study.configs.assign(
+        **{metric: [c.get(epoch, np.nan) for c in study.configs["curve"]]}
+    )
+    reached = configs[metric].notna()
+    configs = configs[reached].assign(state="finished").reset_index(drop=True)
+    return SearchedStudy(study.name, metric, study.direction, study.distributions, configs)
+
+
 def _mean_curve(curves: pd.Series) -> dict[int, float]:
     frame = pd.DataFrame(list(curves))
     return {int(epoch): float(value) for epoch, value in frame.mean().dropna().items()}
@@ -200,6 +217,11 @@ def asha_saving(study: SearchedStudy, epochs: int) -> tuple[int, int]:
     return trained, int(study.configs["n_seeds"].sum()) * epochs
 
 
+def _first_rung(tables: dict[str, pd.DataFrame]) -> str | None:
+    """The epoch of the `<metric>@<epoch>` table among `tables`, if there is one."""
+    return next((m.partition("@")[2] for m in tables if "@" in m), None)
+
+
 def answer(study: SearchedStudy, tables: dict[str, pd.DataFrame], epochs: int) -> str:
     """Two or three sentences from the numbers: what matters most and by how much, where
     the best configurations are, and what ASHA saved."""
@@ -227,11 +249,19 @@ def answer(study: SearchedStudy, tables: dict[str, pd.DataFrame], epochs: int) -
     others = [
         f"`{metric}`: `{t.iloc[0]['parameter']}` ({t.iloc[0]['fanova']:.0%})"
         for metric, t in tables.items()
-        if metric != study.metric and not t.empty
+        if metric != study.metric and "@" not in metric and not t.empty
     ]
     region = best_region(study, first["parameter"])
     best = f"The best configurations put `{first['parameter']}` at {region}"
     sentences.append(best + (f"; what matters most for {', '.join(others)}." if others else "."))
+    early = tables.get(f"{study.metric}@{_first_rung(tables)}")
+    if early is not None and not early.empty:
+        sentences.append(
+            f"At the first rung (epoch {_first_rung(tables)}), where all "
+            f"{len(study.configs)} configurations were scored, `{early.iloc[0]['parameter']}` "
+            f"matters most ({early.iloc[0]['fanova']:.0%} [{early.iloc[0]['fanova_ci_low']:.0%}, "
+            f"{early.iloc[0]['fanova_ci_high']:.0%}])."
+        )
     trained, full = asha_saving(study, epochs)
     if full and trained < full:
         sentences.append(

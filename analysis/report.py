@@ -31,6 +31,7 @@ from analysis.figures import (
 from analysis.importance import (
     IMPORTANCE_METRICS,
     answer,
+    at_epoch,
     importances,
     parse_space,
     searched_study,
@@ -233,6 +234,9 @@ def _search_section(report: Report, runs: Runs, name: str, experiment: pd.Series
     tables = {m: importances(study, m) for m in metrics if m in study.configs}
     epochs = int(experiment.get("epochs") or max(study.configs["epochs_run"].max(), 1))
     rungs = _rungs(experiment, study)
+    if rungs and (study.configs["state"] == "pruned").any():  # ASHA's view, all configs
+        early = at_epoch(study, rungs[0])
+        tables[early.metric] = importances(early, early.metric)
     report.add(Heading(f"What matters: {name}", 3), Text(answer(study, tables, epochs)))
     shown = {m: t for m, t in tables.items() if not t.empty}
     if not shown:

@@ -282,7 +282,8 @@ def importance_table(tables: dict[str, pd.DataFrame], study: str) -> Table:
         "Optuna's fANOVA and PED-ANOVA on the study rebuilt from its runs (one trial per "
         "configuration, the mean over seeds); in brackets, the 2.5 and 97.5 percentiles of "
         "fANOVA over bootstrap resamples of the configurations. Importances sum to 100% "
-        "per metric and evaluator.",
+        "per metric and evaluator. `metric@N`: the metric at epoch N, ASHA's first rung, "
+        "where every configuration was scored (the others count finished ones only).",
         data,
         display,
     )

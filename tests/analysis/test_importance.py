@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis.__main__ import main as report_main
-from analysis.importance import answer, importances, parse_space, searched_study
+from analysis.importance import answer, at_epoch, importances, parse_space, searched_study
 from analysis.search_figures import asha_curves, importance_bars, parallel_coordinates
 from search_spaces.study import Dimension
 from tests.analysis.conftest import smoke_study, sweep
@@ -69,6 +69,18 @@ def test_the_answer_names_the_driver_its_best_region_and_what_asha_saved(study):
     assert f"`lr` at {best.min():.3g} to {best.max():.3g}" in text
     assert "`test_note_acc_low`: `kernel`" in text
     assert "ASHA trained 112 of the 144 epochs" in text  # 16 x 6 + 8 x 2 of 24 x 6
+
+
+def test_at_the_first_rung_every_configuration_counts(study):
+    early = at_epoch(study, 1)
+    assert early.metric == "test_psnr@1" and len(early.configs) == 24
+    assert (early.configs["state"] == "finished").all()
+    expected = [c[1] for c in study.configs["curve"]]
+    assert early.configs["test_psnr@1"].tolist() == pytest.approx(expected)
+    table = importances(early, early.metric, bootstraps=10)
+    assert table["parameter"].iloc[0] == "lr"  # the curves follow the final PSNR
+    text = answer(study, {"test_psnr": importances(study, "test_psnr", 5), early.metric: table}, 6)
+    assert "At the first rung (epoch 1), where all 24 configurations were scored, `lr`" in text
 
 
 def test_the_figures_draw_every_configuration(study):
