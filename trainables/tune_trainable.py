@@ -72,13 +72,15 @@ def trial_data(
     when the dataset, features, noise (its seed included) and split agree; training only
     reads it."""
     noise = config.noise if config.noise.any else None
+    # the noisy test audio and the augmented copies are drawn with the trial's seed
+    test_noise = (config.test_snr_db, config.seed) if config.test_snr_db is not None else None
     augment = (config.augmentations, config.seed) if config.augment else None
     key = (
         str(root.resolve()),
         dataset_hash,
         config.features,
         noise,
-        config.test_snr_db,
+        test_noise,
         augment,
         config.held_out,
         device,

@@ -29,6 +29,10 @@ def test_other_features_noise_or_split_load_their_own(small_dataset):
     assert not torch.equal(seed0.train.features, seed1.train.features)
     held = trial_data(root, digest, TrialConfig(**QUICK, held_out="TimGM6mb-p1"), CPU)
     assert len(held.test) == 176
+    shared = dict(QUICK, test_snr_db=10.0)  # noisy test audio only: drawn with the seed too
+    test0 = trial_data(root, digest, TrialConfig(**shared, seed=0), CPU)
+    test1 = trial_data(root, digest, TrialConfig(**shared, seed=1), CPU)
+    assert not torch.equal(test0.noisy_test.features, test1.noisy_test.features)
 
 
 def test_reused_data_trains_to_the_same_numbers(small_dataset):
