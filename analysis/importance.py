@@ -254,10 +254,11 @@ def answer(study: SearchedStudy, tables: dict[str, pd.DataFrame], epochs: int) -
     region = best_region(study, first["parameter"])
     best = f"The best configurations put `{first['parameter']}` at {region}"
     sentences.append(best + (f"; what matters most for {', '.join(others)}." if others else "."))
-    early = tables.get(f"{study.metric}@{_first_rung(tables)}")
+    rung = _first_rung(tables)
+    early = tables.get(f"{study.metric}@{rung}")
     if early is not None and not early.empty:
         sentences.append(
-            f"At the first rung (epoch {_first_rung(tables)}), where all "
+            f"At the first rung (epoch {rung}), where all "
             f"{len(study.configs)} configurations were scored, `{early.iloc[0]['parameter']}` "
             f"matters most ({early.iloc[0]['fanova']:.0%} [{early.iloc[0]['fanova_ci_low']:.0%}, "
             f"{early.iloc[0]['fanova_ci_high']:.0%}])."

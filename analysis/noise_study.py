@@ -70,7 +70,7 @@ class NoiseStudy:
             f"Mean-image baseline {self.registers['baseline_psnr'].mean():.2f} dB."
         )
         return Table(
-            f"noise_registers_{self.experiment}{self._suffix}",
+            f"noise_registers_{self.experiment}{self.suffix}",
             f"{self.experiment}: PSNR and note accuracy per register, by noise setting, "
             f"{self.audio} test audio",
             caption,
@@ -95,7 +95,7 @@ class NoiseStudy:
             "percentage points."
         )
         return Table(
-            f"noise_changes_{self.experiment}{self._suffix}",
+            f"noise_changes_{self.experiment}{self.suffix}",
             f"{self.experiment}: change against uniform noise, {self.audio} test audio",
             caption,
             self.changes,
@@ -103,7 +103,8 @@ class NoiseStudy:
         )
 
     @property
-    def _suffix(self) -> str:
+    def suffix(self) -> str:
+        """What the names of this study's tables and figure add: `_noisy` for noisy audio."""
         return "" if self.audio == "clean" else "_noisy"
 
     def figure(self) -> Figure:

@@ -176,7 +176,7 @@ def _study_section(report: Report, runs: Runs, name: str) -> None:
         for table in study.tables():
             report.add(Text(f"**{table.title}.** {table.caption}"), TableBlock(table))
         report.figure(
-            f"noise_{name}" + ("" if study.audio == "clean" else "_noisy"),
+            f"noise_{name}{study.suffix}",
             study.figure(),
             "Per-register PSNR and note accuracy by training-noise setting (top) "
             f"and their change against uniform noise (bottom), on {study.audio} test audio.",

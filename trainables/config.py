@@ -83,10 +83,7 @@ class TrialConfig:
             "held_out": (self.held_out is None or bool(self.held_instruments), "instrument names"),
             "augment": (
                 self.augment is None
-                or (
-                    bool(parse_augment(self.augment))
-                    and set(parse_augment(self.augment)) <= set(AUGMENTATIONS)
-                ),
+                or (bool(self.augmentations) and set(self.augmentations) <= set(AUGMENTATIONS)),
                 f"comma-separated names from {list(AUGMENTATIONS)}",
             ),
             "batch_size": (self.batch_size > 0, "a positive integer"),
