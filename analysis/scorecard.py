@@ -314,13 +314,14 @@ def _confusion_table(confusions: pd.DataFrame, study: str, n_runs: int) -> Table
             "semitones": [f"{s:+d}" for s in confusions["semitones"]],
             "kind": confusions["kind"],
             "wrong test samples": confusions["count"],
-            "seeds": [f"{r} of {n_runs}" for r in confusions["runs"]],
+            "models": [f"{r} of {n_runs}" for r in confusions["runs"]],
         }
     )
     return Table(
         f"confusions_{study}",
         f"Keys read wrong: {study}",
-        "Clean test samples whose prediction is nearest another key's target, over all seeds; "
+        "Clean test samples whose prediction is nearest another key's target, over all "
+        "models (every seed, every test set); `models`: how many of them read it so. "
         "`octave`: a multiple of 12 semitones off, `neighbour`: one or two semitones off, "
         "`octave + neighbour`: both.",
         confusions,

@@ -24,6 +24,7 @@ TABLE_METRICS = ("test_psnr", "test_note_acc")
 #: Row order of the thesis's tables, so our rows line up with its rows.
 LOSS_ORDER = ("smooth_l1", "mse", "ssim")
 KERNEL_ORDER = ("3", "mixed", "5")
+REGISTERS = ("low", "mid", "high")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def configs_table(trials: pd.DataFrame) -> Table:
     data = summarize_groups(
         finished,
         ["experiment", "config"],
-        (*TABLE_METRICS, "test_psnr_low", "test_psnr_mid", "test_psnr_high"),
+        (*TABLE_METRICS, *(f"test_{m}_{r}" for m in ("psnr", "note_acc") for r in REGISTERS)),
     )
     data = data.sort_values(["experiment", "test_psnr_mean"], ascending=[True, False])
     display = pd.DataFrame(
@@ -92,7 +93,11 @@ def configs_table(trials: pd.DataFrame) -> Table:
             "test PSNR (dB)": _intervals(data, "test_psnr"),
             "note accuracy": _intervals(data, "test_note_acc", percent=True),
             "PSNR low / mid / high (dB)": [
-                " / ".join(f"{r[f'test_psnr_{g}_mean']:.2f}" for g in ("low", "mid", "high"))
+                " / ".join(_number(r[f"test_psnr_{g}_mean"]) for g in REGISTERS)
+                for _, r in data.iterrows()
+            ],
+            "note acc low / mid / high": [
+                " / ".join(_percent(r[f"test_note_acc_{g}_mean"]) for g in REGISTERS)
                 for _, r in data.iterrows()
             ],
             "mean-image baseline (dB)": data["baseline_psnr"].map(_number),
@@ -215,6 +220,10 @@ def _ordered(values: Sequence, order: Sequence[str]) -> list:
 
 def _number(value: float, digits: int = 2) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _percent(share: float) -> str:
+    return "–" if pd.isna(share) else f"{100 * share:.1f}%"
 
 
 def interval_text(mean: float, low: float, high: float, percent: bool = False) -> str:

@@ -14,6 +14,7 @@ from scipy import stats
 from analysis import thesis
 from analysis.runs import load_runs
 from analysis.tables import (
+    REGISTERS,
     configs_table,
     grid_tables,
     interval_text,
@@ -134,6 +135,14 @@ def test_configs_table_and_csv(smoke_runs, tmp_path: Path):
     table = configs_table(smoke_runs.trials)
     assert set(table.data["config"]) == {"loss=smooth_l1", "loss=mse"}
     assert table.data["test_psnr_mean"].is_monotonic_decreasing  # best first
+    # per register, the note accuracy is the mean over that config's finished trials
+    finished = smoke_runs.trials[smoke_runs.trials["status"] == "finished"]
+    for row, cell in zip(
+        table.data.itertuples(), table.display["note acc low / mid / high"], strict=True
+    ):
+        runs = finished[finished["loss"] == row.config.removeprefix("loss=")]
+        expected = [f"{100 * runs[f'test_note_acc_{r}'].mean():.1f}%" for r in REGISTERS]
+        assert cell.split(" / ") == expected
     path = table.write_csv(tmp_path)
     again = pd.read_csv(path)
     # the CSV keeps four decimals
