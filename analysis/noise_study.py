@@ -26,9 +26,10 @@ from analysis.comparisons import Comparison, find_comparisons
 from analysis.figures import STYLE
 from analysis.runs import NOISE_FIELDS, noise_label
 from analysis.stats import difference_interval, mean_interval
+from analysis.tables import REGISTERS as KEYBOARD_REGISTERS
 from analysis.tables import Table, interval_text
 
-REGISTERS = ("low", "mid", "high", "all")
+REGISTERS = (*KEYBOARD_REGISTERS, "all")
 METRICS = ("psnr", "note_acc")
 METRIC_NAMES = {"psnr": "PSNR (dB)", "note_acc": "note accuracy (%)"}
 

@@ -18,13 +18,12 @@ from mlflow.tracking import MlflowClient
 
 from analysis import thesis
 from analysis.runs import Runs, noise_label, varying_fields
-from analysis.tables import Table, interval_text, summarize_groups
+from analysis.tables import REGISTERS, Table, interval_text, summarize_groups
 from trainables.artifacts import WORST_KEYS
 from trainables.keys import note_name
 
 #: Fields a scored study may vary besides the seed: where it is tested, not what is trained.
 TEST_SET_FIELDS = ("held_out",)
-REGISTERS = ("low", "mid", "high")
 #: The thesis's PSNR per register, read off its per-key plot (it gave no table).
 THESIS_REGISTER_PSNR = {"all": "19.14", "low": "12–13", "mid": "20–23", "high": "–"}
 #: What `error_kind` calls a wrong prediction, in the order the tables show them.

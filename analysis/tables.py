@@ -18,13 +18,15 @@ from analysis import thesis
 from analysis.comparisons import Comparison, find_comparisons
 from analysis.runs import config_labels, format_value
 from analysis.stats import mean_interval
+from trainables.keys import Register
 
 #: What a comparison table shows for each config: the headline metrics.
 TABLE_METRICS = ("test_psnr", "test_note_acc")
 #: Row order of the thesis's tables, so our rows line up with its rows.
 LOSS_ORDER = ("smooth_l1", "mse", "ssim")
 KERNEL_ORDER = ("3", "mixed", "5")
-REGISTERS = ("low", "mid", "high")
+#: The keyboard's registers, low to high, as metric names spell them (`test_psnr_low`).
+REGISTERS = tuple(register.value for register in Register)
 
 
 @dataclass(frozen=True)
