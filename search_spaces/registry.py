@@ -4,9 +4,12 @@
     sheetsweep-register --experiment best --name piano            # any study, any time
 
 The best trial is the finished trial with the best value of the study's metric (read from
-its sweep run), ties broken by test PSNR. Its logged model becomes a version of the
-registered model, tagged with its scores and dataset hash; registering the same trial
-again reuses its version. `models:/<name>@champion` then names it everywhere.
+its sweep run), ties broken by test PSNR. A trial that heard every piano of its dataset
+comes before any held-out trial: those keep pianos out of training to measure how it reads
+pianos never heard, and the model a user gets should have heard them all. Its logged model
+becomes a version of the registered model, tagged with its scores and dataset hash;
+registering the same trial again reuses its version. `models:/<name>@champion` then names
+it everywhere.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ def study_objective(client: MlflowClient, experiment_id: str) -> tuple[str, str]
     return params.get("metric", "test_note_acc"), params.get("mode", "max")
 
 
+def heard_every_piano(run: Run) -> bool:
+    """Whether a trial trained on all of its dataset's instruments (no `held_out`)."""
+    return run.data.params.get("held_out", "None") == "None"
+
+
 def best_trial(client: MlflowClient, study: str, metric: str | None = None) -> tuple[Run, str, str]:
     """The study's best finished trial that logged a model: (run, its logged model's id,
     the metric it was chosen by)."""
@@ -81,7 +89,11 @@ def best_trial(client: MlflowClient, study: str, metric: str | None = None) -> t
     sign = 1 if mode == "max" else -1
     ranked = sorted(
         scored,
-        key=lambda r: (sign * r.data.metrics[metric], r.data.metrics.get("test_psnr", 0.0)),
+        key=lambda r: (
+            heard_every_piano(r),
+            sign * r.data.metrics[metric],
+            r.data.metrics.get("test_psnr", 0.0),
+        ),
         reverse=True,
     )
     for run in ranked:

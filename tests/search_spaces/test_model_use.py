@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+from mlflow.entities import LoggedModelOutput
 from mlflow.tracking import MlflowClient
 
 import mlflow
@@ -79,6 +80,25 @@ def test_registering_after_the_fact_reuses_the_version_and_names_a_bad_study(sto
     assert "registered as version 1 of 'piano'" in capsys.readouterr().out
     assert register_main(["--experiment", "nope", "--name", "x", "--tracking-uri", store]) == 2
     assert "no experiment 'nope'" in capsys.readouterr().err
+
+
+def test_a_held_out_trial_is_never_champion_over_one_that_heard_every_piano(store, tmp_path):
+    """A held-out trial scores pianos it never heard, often better than the champion's
+    split; it is still a measurement, and the model shipped is one that heard them all."""
+    copy = tmp_path / "mlflow.db"
+    shutil.copyfile(store.removeprefix("sqlite:///"), copy)
+    client = MlflowClient(f"sqlite:///{copy}")
+    experiment = client.get_experiment_by_name("smoke").experiment_id
+    champion = client.get_model_version_by_alias("smoke", "champion")
+    model_id = champion.source.removeprefix("models:/")
+    held = client.create_run(experiment, tags={ROLE: "trial", STATUS: "finished"})
+    client.log_param(held.info.run_id, "held_out", "TimGM6mb-p1")
+    client.log_metric(held.info.run_id, "test_psnr", 99.0)  # the smoke study's metric
+    client.log_outputs(held.info.run_id, [LoggedModelOutput(model_id, 1)])
+
+    args = ["--experiment", "smoke", "--name", "shipped", "--tracking-uri", f"sqlite:///{copy}"]
+    assert register_main(args) == 0
+    assert client.get_model_version_by_alias("shipped", "champion").run_id == champion.run_id
 
 
 def test_transcribe_reads_a_44k_stereo_recording_in_a_fresh_process(
