@@ -44,6 +44,7 @@ from trainables.engraving import load_targets
 from trainables.errors import SheetsweepError
 from trainables.features import spectrogram_db
 from trainables.keys import LOWEST_MIDI, note_name
+from trainables.metrics import target_distances
 from trainables.model import SheetMusicNet
 from trainables.onsets import cut_window
 
@@ -190,7 +191,7 @@ class SheetModel(mlflow.pyfunc.PythonModel):
         for start in range(0, len(found), batch_size):
             chunk = found[start : start + batch_size]
             images = self.net(torch.cat([features for _, features, _ in chunk]))[:, 0]
-            distances = torch.cdist(images.flatten(1), self.targets)
+            distances = target_distances(images, self.targets)
             ranked = torch.topk(distances, 2, dim=1, largest=False).indices
             for (position, _, window), image, row, (nearest, runner_up) in zip(
                 chunk, images, distances, ranked.tolist(), strict=True
