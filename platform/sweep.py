@@ -4,7 +4,7 @@
     python platform/sweep.py --study loss --set epochs=3 --seeds 0     # a quick look
     python platform/sweep.py --study full --dry-run                    # the plan, no training
     python platform/sweep.py --study best --register piano     # its best model: piano@champion
-    python platform/sweep.py --study timbre --set spectrogram=cqt --name timbre-cqt  # a variant
+    python platform/sweep.py --study timbre --set spectrogram=mel --name timbre-mel  # a variant
     ray submit platform/cluster-gpu.yaml platform/sweep.py -- --study full --address auto
 
 Launching the same command again resumes: finished trials are read back from MLflow,

@@ -144,7 +144,7 @@ def test_dry_run_prints_the_plan_without_running():
 
 
 def test_a_variant_of_a_study_is_recorded_under_its_own_name():
-    variant = ["--study", "timbre", "--set", "spectrogram=cqt", "--name", "timbre-cqt"]
+    variant = ["--study", "timbre", "--set", "spectrogram=mel", "--name", "timbre-mel"]
     result = subprocess.run(
         [sys.executable, "platform/sweep.py", *variant, "--dry-run"],
         cwd=ROOT,
@@ -153,8 +153,8 @@ def test_a_variant_of_a_study_is_recorded_under_its_own_name():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("study timbre-cqt:")
-    assert "'spectrogram': 'cqt'" in result.stdout and "9 trials" in result.stdout
+    assert result.stdout.startswith("study timbre-mel:")
+    assert "'spectrogram': 'mel'" in result.stdout and "9 trials" in result.stdout
 
 
 def smoke_with(override: str) -> subprocess.CompletedProcess:
