@@ -67,6 +67,8 @@ class TrialConfig:
     # mel: torchaudio's mel spectrogram (n_fft, n_mels, f_min, f_max); cqt: nnAudio's
     # constant-Q transform, 3 bins a semitone from A0 (trainables/features.py)
     spectrogram: str = "mel"
+    # the features' floor: each note's bins are clipped at top_db below its loudest one
+    top_db: float = 80.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -95,6 +97,7 @@ class TrialConfig:
             "n_fft": (self.n_fft > 0, "a positive integer"),
             "hop_length": (self.hop_length > 0, "a positive integer"),
             "n_mels": (self.n_mels > 0, "a positive integer"),
+            "top_db": (self.top_db > 0, "a positive number of dB"),
             "f_max": (
                 0 <= self.f_min < self.f_max <= self.sample_rate / 2,
                 f"above f_min={self.f_min} and at most sample_rate/2={self.sample_rate / 2}",
@@ -152,6 +155,7 @@ class TrialConfig:
             f_min=self.f_min,
             f_max=self.f_max,
             spectrogram=self.spectrogram,
+            top_db=self.top_db,
         )
 
     @property

@@ -11,7 +11,7 @@ import torch
 
 from trainables.config import TrialConfig
 from trainables.errors import ConfigError
-from trainables.features import CQT_BINS, FeatureSettings, cqt_db
+from trainables.features import CQT_BINS, FeatureSettings, cqt_db, spectrogram_db
 from trainables.keys import KEYS
 from trainables.model import SheetMusicNet
 from trainables.training import prepare_data
@@ -46,10 +46,26 @@ def test_a_cqt_trial_reads_cqt_features(small_root):
 def test_trials_without_the_new_options_keep_their_keys():
     """A study resumed with this version must find the trials an earlier one trained."""
     config = TrialConfig(**QUICK)
-    added = ("augment", "spectrogram", "test_snr_db")
+    added = ("augment", "spectrogram", "test_snr_db", "top_db")
     earlier = {k: v for k, v in config.to_dict().items() if k not in added}
     text = json.dumps({"study": "s", "dataset": "h", **earlier}, sort_keys=True)
     assert trial_key("s", "h", config) == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert trial_key("s", "h", config.replace(spectrogram="cqt")) != trial_key("s", "h", config)
     assert trial_key("s", "h", config.replace(augment="gain")) != trial_key("s", "h", config)
     assert trial_key("s", "h", config.replace(test_snr_db=10.0)) != trial_key("s", "h", config)
+    assert trial_key("s", "h", config.replace(top_db=40.0)) != trial_key("s", "h", config)
+
+
+@pytest.mark.parametrize("spectrogram", ["mel", "cqt"])
+def test_the_features_floor_is_the_trials_top_db(spectrogram):
+    """Everything quieter than top_db below a note's loudest bin reads as that floor."""
+    t = torch.arange(SETTINGS.sample_rate * 3 // 2) / SETTINGS.sample_rate
+    note = torch.sin(2 * torch.pi * 440 * t) + 1e-3 * torch.sin(2 * torch.pi * 1234 * t)
+    ranges = {}
+    for top_db in (80.0, 40.0):
+        settings = TrialConfig(spectrogram=spectrogram, top_db=top_db).features
+        features = spectrogram_db(note[None], settings)
+        ranges[top_db] = float(features.max() - features.min())
+    assert ranges[40.0] == pytest.approx(40.0, abs=1e-3) and ranges[80.0] > 60.0
+    with pytest.raises(ConfigError, match="field 'top_db': 0, expected a positive number"):
+        TrialConfig(top_db=0)
