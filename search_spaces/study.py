@@ -17,7 +17,7 @@ import yaml
 from trainables.config import TrialConfig
 from trainables.errors import ConfigError
 from trainables.metrics import EPOCH_METRICS
-from trainables.soundfonts import DEFAULT_SOUNDFONT, PIANO_PRESETS
+from trainables.soundfonts import DEFAULT_RENDERER, DEFAULT_SOUNDFONT, PIANO_PRESETS, RENDERERS
 from trainables.text_files import read_utf8
 
 STUDIES_DIR = Path(__file__).parent / "studies"
@@ -68,6 +68,7 @@ class DatasetRef:
     velocities: tuple[int, ...] = (40, 80, 120)
     test_fraction: float = 0.2
     held_out_instruments: tuple[str, ...] = ()
+    renderer: str = DEFAULT_RENDERER
 
 
 @dataclass(frozen=True)
@@ -333,9 +334,15 @@ def _dataset(where: str, values: dict) -> DatasetRef:
         "velocities": list,
         "test_fraction": float,
         "held_out_instruments": list,
+        "renderer": str,
     }
     _section(where, "dataset", values, schema)
     default = DatasetRef()
+    renderer = values.get("renderer", default.renderer)
+    if renderer not in RENDERERS:
+        raise StudyError(
+            f"{where}: dataset.renderer: {renderer!r}, expected one of {list(RENDERERS)}"
+        )
     return DatasetRef(
         root=Path(values.get("root", default.root)),
         soundfonts=tuple(Path(p) for p in values.get("soundfonts", default.soundfonts)),
@@ -343,4 +350,5 @@ def _dataset(where: str, values: dict) -> DatasetRef:
         velocities=tuple(values.get("velocities", default.velocities)),
         test_fraction=float(values.get("test_fraction", default.test_fraction)),
         held_out_instruments=tuple(values.get("held_out_instruments", ())),
+        renderer=renderer,
     )

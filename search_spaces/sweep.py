@@ -303,6 +303,7 @@ def dataset_spec(study: Study) -> DatasetSpec:
         velocities=study.dataset.velocities,
         test_fraction=study.dataset.test_fraction,
         held_out_instruments=study.dataset.held_out_instruments,
+        renderer=study.dataset.renderer,
     )
 
 

@@ -38,8 +38,10 @@ from trainables.engraving import engrave_targets
 from trainables.errors import DatasetError, SoundFontError
 from trainables.keys import KEYS
 from trainables.soundfonts import (
+    DEFAULT_RENDERER,
     DEFAULT_SOUNDFONT,
     PIANO_PRESETS,
+    RENDERERS,
     Instrument,
     NoteTiming,
     preset_names,
@@ -65,6 +67,7 @@ class DatasetSpec:
     test_fraction: float = 0.2
     held_out_instruments: tuple[str, ...] = ()
     seed: int = 0
+    renderer: str = DEFAULT_RENDERER
 
     def instruments(self) -> list[Instrument]:
         return [Instrument(sf, preset) for sf in self.soundfonts for preset in self.presets]
@@ -125,7 +128,9 @@ def read_manifest(root: Path) -> dict:
 
 
 def _check_soundfonts(spec: DatasetSpec) -> None:
-    """Fail on a missing SoundFont or preset before rendering anything."""
+    """Fail on a missing SoundFont or preset, or an unknown renderer, before rendering."""
+    if spec.renderer not in RENDERERS:
+        raise SoundFontError(f"renderer {spec.renderer!r} is not one of {list(RENDERERS)}")
     for soundfont in spec.soundfonts:
         available = preset_names(soundfont)
         missing = [p for p in spec.presets if p not in available]
@@ -154,12 +159,13 @@ def up_to_date(root: Path, description: dict, overwrite: bool) -> DatasetInfo | 
     if not manifest_path.is_file():
         return None
     manifest = json.loads(manifest_path.read_text())
-    if manifest.get("spec") == description:
+    built_from = manifest.get("spec", {})
+    if "renderer" in description and "renderer" not in built_from:  # built before the choice
+        built_from = {**built_from, "renderer": DEFAULT_RENDERER}
+    if built_from == description:
         return _info(root, manifest, built=False)
     if not overwrite:
-        changed = sorted(
-            k for k in description if manifest.get("spec", {}).get(k) != description[k]
-        )
+        changed = sorted(k for k in description if built_from.get(k) != description[k])
         raise DatasetError(
             f"{root} already holds a dataset built from other inputs (differs in "
             f"{changed}); choose another --root or pass --overwrite"
@@ -205,7 +211,7 @@ def build_dataset(root: Path, spec: DatasetSpec, overwrite: bool = False) -> Dat
     total = len(spec.instruments()) * len(KEYS) * len(spec.velocities)
     with tqdm(total=total, desc="rendering notes", unit="note") as progress:
         for instrument in spec.instruments():
-            notes = list(render_notes(instrument, spec.velocities, timing))
+            notes = list(render_notes(instrument, spec.velocities, timing, renderer=spec.renderer))
             peaks = np.array([np.abs(audio).max() for _, _, audio in notes])
             floor = max(np.median(peaks) * 10 ** (RELATIVE_SILENCE_DB / 20), SILENCE_PEAK)
             for (key, velocity, audio), peak in zip(notes, peaks, strict=True):

@@ -21,8 +21,10 @@ from trainables.errors import SheetsweepError
 from trainables.keys import Key, midi_from_name
 from trainables.recordings import IMPORT_DURATION_S, import_recordings
 from trainables.soundfonts import (
+    DEFAULT_RENDERER,
     DEFAULT_SOUNDFONT,
     PIANO_PRESETS,
+    RENDERERS,
     SOUNDFONT_FOLDERS,
     NoteTiming,
     find_soundfont,
@@ -95,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         default=NoteTiming.release_s,
         help="seconds recorded after the release",
     )
+    build.add_argument(
+        "--renderer",
+        choices=RENDERERS,
+        default=DEFAULT_RENDERER,
+        help="the SoundFont synthesizer; fluidsynth also applies the SoundFont's modulators, "
+        f"which MuseScore General's pianos need (default: {DEFAULT_RENDERER})",
+    )
     build.add_argument("--test-fraction", type=float, default=0.2)
     build.add_argument(
         "--held-out",
@@ -151,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 test_fraction=args.test_fraction,
                 held_out_instruments=tuple(args.held_out),
                 seed=args.seed,
+                renderer=args.renderer,
             )
             info = build_dataset(args.root, spec, overwrite=args.overwrite)
         else:

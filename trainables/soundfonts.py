@@ -1,4 +1,4 @@
-"""Render piano notes from SoundFonts with tinysoundfont (a real SoundFont synthesizer)."""
+"""Render piano notes from SoundFonts with TinySoundFont (the default) or FluidSynth."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ SOUNDFONT_FOLDERS = (
     Path("/usr/share/sounds/sf2"),
     Path("/usr/share/sounds/sf3"),
 )
+#: What renders a SoundFont's notes: TinySoundFont, small and built in (the thesis's
+#: datasets), or FluidSynth, the reference synthesizer, which also applies the SoundFont's
+#: modulators (trainables/fluidsynth_notes.py says which SoundFonts need it).
+RENDERERS = ("tinysoundfont", "fluidsynth")
+DEFAULT_RENDERER = "tinysoundfont"
 #: The Debian package that installs each SoundFont the shipped studies name.
 DEBIAN_PACKAGES = {
     "FluidR3_GM.sf2": "fluid-soundfont-gm",
@@ -109,12 +114,16 @@ def render_notes(
     velocities: tuple[int, ...],
     timing: NoteTiming,
     keys: tuple[Key, ...] = KEYS,
+    renderer: str = DEFAULT_RENDERER,
 ) -> Iterator[tuple[Key, int, np.ndarray]]:
     """Yield (key, velocity, mono float32 audio of `timing.total_frames`) for each note.
 
-    Each note starts from silence (all sounds cut before it), so a render depends only
-    on its own (instrument, key, velocity) and the bytes are the same every time.
+    Each note starts from silence (all sounds cut before it). With TinySoundFont a render
+    depends only on its own (instrument, key, velocity) and the bytes are the same every
+    time; with FluidSynth, on the order too (trainables/fluidsynth_notes.py).
     """
+    if renderer not in RENDERERS:
+        raise SoundFontError(f"renderer {renderer!r} is not one of {list(RENDERERS)}")
     synth, sfid = open_soundfont(instrument.soundfont, timing)
     try:
         synth.program_select(0, sfid, 0, instrument.preset)
@@ -127,6 +136,11 @@ def render_notes(
     for velocity in velocities:
         if not 1 <= velocity <= 127:
             raise SoundFontError(f"velocity {velocity} is outside MIDI's 1-127")
+    if renderer == "fluidsynth":
+        from trainables.fluidsynth_notes import render_notes_fluidsynth
+
+        yield from render_notes_fluidsynth(instrument, velocities, timing, keys)
+        return
     release_frames = timing.total_frames - timing.hold_frames
     for key in keys:
         for velocity in velocities:

@@ -92,6 +92,10 @@ def base() -> dict:
         (lambda s: s.update(resources={"gpus": 1}), r"unknown field\(s\) \['gpus'\]"),
         (lambda s: s.update(resources={"cpu": 1, "gpu": 1.5}), "fractions only below one"),
         (lambda s: s.update(scheduler="hyperband"), "field 'scheduler': 'hyperband'"),
+        (
+            lambda s: s.setdefault("dataset", {}).update(renderer="timidity"),
+            r"dataset.renderer: 'timidity', expected one of \['tinysoundfont', 'fluidsynth'\]",
+        ),
     ],
 )
 def test_bad_studies_fail_with_a_clear_message(edit, message, tmp_path):
@@ -202,5 +206,7 @@ def test_best_study_holds_each_of_its_soundfonts_out_once_beside_the_model_that_
     assert None in held and set(held) - {None} == soundfonts - {"FluidR3Mono_GM"}
     assert len(held) == len(set(held)) and {c.seed for c in configs} == {0}
     assert len({c.replace(held_out=None) for c in configs}) == 1  # one configuration
+    # MuseScore General's acoustic pianos need FluidSynth (trainables/fluidsynth_notes.py)
+    assert study.dataset.renderer == load_study("timbre").dataset.renderer == "fluidsynth"
     noisiest = min(c.snr_low_db for c in grid_configs(load_study("noise")) if c.snr_low_db)
     assert {configs[0].snr_low_db, configs[0].snr_mid_db, configs[0].snr_high_db} == {noisiest}

@@ -9,6 +9,8 @@ import soundfile
 
 from trainables.annotations import load_annotations
 from trainables.dataset import DatasetSpec, build_dataset
+from trainables.keys import KEYS
+from trainables.soundfonts import Instrument, NoteTiming, render_notes
 
 FLUID = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 MUSESCORE = Path("/usr/share/sounds/sf3/MuseScore_General.sf3")
@@ -35,3 +37,23 @@ def test_debian_soundfonts_add_instruments(tmp_path):
     }
     assert all(np.abs(a).max() > 0.01 for a in c4.values())
     assert not np.allclose(*c4.values(), atol=1e-3)  # two different pianos
+
+
+def harmonic_share_db(audio: np.ndarray, midi: int, sample_rate: int) -> float:
+    """How much of a note's energy lies within a quarter tone of its harmonics, in dB."""
+    power = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), 1 << 16)) ** 2
+    hz = np.maximum(np.fft.rfftfreq(1 << 16, 1 / sample_rate), 1.0)
+    f0 = 440 * 2 ** ((midi - 69) / 12)
+    cents = 1200 * np.log2(hz[:, None] / (f0 * np.arange(1, 20)))
+    return float(10 * np.log10(power[(np.abs(cents) < 50).any(axis=1)].sum() / power.sum()))
+
+
+def test_fluidsynth_renders_musescore_general_s_top_keys_that_tinysoundfont_loses():
+    """TinySoundFont applies no modulators: MuseScore's grand piano's top keys come out
+    as rumble with the note far below it; FluidSynth plays them (fluidsynth_notes.py)."""
+    piano, timing = Instrument(MUSESCORE, 0), NoteTiming()
+    top = tuple(key for key in KEYS if key.name in ("E7", "C8"))
+    for renderer, at_least, at_most in (("fluidsynth", -10, 0), ("tinysoundfont", -90, -15)):
+        for key, _, audio in render_notes(piano, (100,), timing, top, renderer=renderer):
+            share = harmonic_share_db(audio, key.midi, timing.sample_rate)
+            assert at_least < share <= at_most, (renderer, key.name, share)
