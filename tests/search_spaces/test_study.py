@@ -208,5 +208,6 @@ def test_best_study_holds_each_of_its_soundfonts_out_once_beside_the_model_that_
     assert len({c.replace(held_out=None) for c in configs}) == 1  # one configuration
     # MuseScore General's acoustic pianos need FluidSynth (trainables/fluidsynth_notes.py)
     assert study.dataset.renderer == load_study("timbre").dataset.renderer == "fluidsynth"
+    assert load_study("timbre").fixed == study.fixed  # its seeds repeat `best`'s held-out trials
     noisiest = min(c.snr_low_db for c in grid_configs(load_study("noise")) if c.snr_low_db)
     assert {configs[0].snr_low_db, configs[0].snr_mid_db, configs[0].snr_high_db} == {noisiest}
