@@ -319,8 +319,10 @@ def _confusion_table(confusions: pd.DataFrame, study: str, n_runs: int) -> Table
     return Table(
         f"confusions_{study}",
         f"Keys read wrong: {study}",
-        "Clean test samples whose prediction is nearest another key's target, over all "
-        "models (every seed, every test set); `models`: how many of them read it so. "
+        "Clean test samples whose prediction is nearest another key's target, over every "
+        "seed of the models tested on the dataset's own split (in a study without one, on "
+        "its held-out pianos: those are counted by kind in the held-out table); `models`: "
+        "how many of them read it so. "
         "`octave`: a multiple of 12 semitones off, `neighbour`: one or two semitones off, "
         "`octave + neighbour`: both.",
         confusions,
