@@ -41,9 +41,9 @@ from trainables.soundfonts import (
     DEFAULT_RENDERER,
     DEFAULT_SOUNDFONT,
     PIANO_PRESETS,
-    RENDERERS,
     Instrument,
     NoteTiming,
+    check_renderer,
     preset_names,
     render_notes,
 )
@@ -129,8 +129,7 @@ def read_manifest(root: Path) -> dict:
 
 def _check_soundfonts(spec: DatasetSpec) -> None:
     """Fail on a missing SoundFont or preset, or an unknown renderer, before rendering."""
-    if spec.renderer not in RENDERERS:
-        raise SoundFontError(f"renderer {spec.renderer!r} is not one of {list(RENDERERS)}")
+    check_renderer(spec.renderer)
     for soundfont in spec.soundfonts:
         available = preset_names(soundfont)
         missing = [p for p in spec.presets if p not in available]

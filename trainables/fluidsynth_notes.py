@@ -23,7 +23,7 @@ import numpy as np
 
 from trainables.errors import SoundFontError
 from trainables.keys import Key
-from trainables.soundfonts import Instrument, NoteTiming
+from trainables.soundfonts import Instrument, NoteTiming, missing_preset
 
 #: FluidSynth's linear output gain: the loudest General MIDI piano note of the Debian
 #: SoundFonts peaks near -5 dBFS, the quietest notes near -33 dBFS (PCM16 keeps them).
@@ -66,14 +66,14 @@ class _Synth:
         if sfid < 0:
             raise SoundFontError(f"FluidSynth cannot read {instrument.soundfont} as a SoundFont")
         self.sfid = sfid
-        self.preset = instrument.preset
+        self.instrument = instrument
         self.reset()
 
     def reset(self) -> None:
         """All voices off, every controller back to its default, on the preset."""
         self.synth.system_reset()
-        if self.synth.program_select(0, self.sfid, 0, self.preset) != 0:
-            raise SoundFontError(f"no bank-0 preset {self.preset}")
+        if self.synth.program_select(0, self.sfid, 0, self.instrument.preset) != 0:
+            raise missing_preset(self.instrument)
         self.generate(BLOCK_FRAMES)
 
     def generate(self, frames: int) -> np.ndarray:

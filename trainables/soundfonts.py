@@ -109,6 +109,20 @@ def preset_names(path: Path) -> dict[int, str]:
     return names
 
 
+def check_renderer(renderer: str) -> None:
+    if renderer not in RENDERERS:
+        raise SoundFontError(f"renderer {renderer!r} is not one of {list(RENDERERS)}")
+
+
+def missing_preset(instrument: Instrument) -> SoundFontError:
+    """The error for an instrument whose SoundFont lacks its preset, naming those it has."""
+    available = sorted(preset_names(instrument.soundfont))
+    return SoundFontError(
+        f"{instrument.soundfont} has no bank-0 preset {instrument.preset} "
+        f"(it defines {available[:16]}{'...' if len(available) > 16 else ''})"
+    )
+
+
 def render_notes(
     instrument: Instrument,
     velocities: tuple[int, ...],
@@ -122,25 +136,20 @@ def render_notes(
     depends only on its own (instrument, key, velocity) and the bytes are the same every
     time; with FluidSynth, on the order too (trainables/fluidsynth_notes.py).
     """
-    if renderer not in RENDERERS:
-        raise SoundFontError(f"renderer {renderer!r} is not one of {list(RENDERERS)}")
-    synth, sfid = open_soundfont(instrument.soundfont, timing)
-    try:
-        synth.program_select(0, sfid, 0, instrument.preset)
-    except RuntimeError as error:
-        available = sorted(preset_names(instrument.soundfont))
-        raise SoundFontError(
-            f"{instrument.soundfont} has no bank-0 preset {instrument.preset} "
-            f"(it defines {available[:16]}{'...' if len(available) > 16 else ''})"
-        ) from error
+    check_renderer(renderer)
     for velocity in velocities:
         if not 1 <= velocity <= 127:
             raise SoundFontError(f"velocity {velocity} is outside MIDI's 1-127")
-    if renderer == "fluidsynth":
+    if renderer == "fluidsynth":  # it loads the SoundFont itself: no TinySoundFont copy
         from trainables.fluidsynth_notes import render_notes_fluidsynth
 
         yield from render_notes_fluidsynth(instrument, velocities, timing, keys)
         return
+    synth, sfid = open_soundfont(instrument.soundfont, timing)
+    try:
+        synth.program_select(0, sfid, 0, instrument.preset)
+    except RuntimeError as error:
+        raise missing_preset(instrument) from error
     release_frames = timing.total_frames - timing.hold_frames
     for key in keys:
         for velocity in velocities:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from pretty_midi import note_number_to_hz
 
 from trainables.annotations import load_annotations
 from trainables.dataset import DatasetSpec, build_dataset
@@ -43,8 +44,7 @@ def harmonic_share_db(audio: np.ndarray, midi: int, sample_rate: int) -> float:
     """How much of a note's energy lies within a quarter tone of its harmonics, in dB."""
     power = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), 1 << 16)) ** 2
     hz = np.maximum(np.fft.rfftfreq(1 << 16, 1 / sample_rate), 1.0)
-    f0 = 440 * 2 ** ((midi - 69) / 12)
-    cents = 1200 * np.log2(hz[:, None] / (f0 * np.arange(1, 20)))
+    cents = 1200 * np.log2(hz[:, None] / (note_number_to_hz(midi) * np.arange(1, 20)))
     return float(10 * np.log10(power[(np.abs(cents) < 50).any(axis=1)].sum() / power.sum()))
 
 

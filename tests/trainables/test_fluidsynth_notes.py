@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from pretty_midi import note_number_to_hz
 
 from trainables.dataset import DatasetSpec, build_dataset
 from trainables.errors import SoundFontError
@@ -28,7 +29,7 @@ def test_fluidsynth_renders_each_key_at_its_pitch_and_repeatably():
         assert np.array_equal(audio, repeat)
         # the loudest partial is the fundamental or a harmonic of it, within a third of
         # a semitone
-        harmonic = loudest_hz(audio, TIMING.sample_rate) / (440 * 2 ** ((key.midi - 69) / 12))
+        harmonic = loudest_hz(audio, TIMING.sample_rate) / note_number_to_hz(key.midi)
         assert abs(1200 * np.log2(harmonic / round(harmonic))) < 33, key.name
 
 
@@ -46,6 +47,12 @@ def test_an_unknown_renderer_is_named_before_anything_renders(tmp_path):
     with pytest.raises(SoundFontError, match="renderer 'timidity'"):
         build_dataset(tmp_path / "x", spec)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_preset_the_soundfont_lacks_is_named_by_fluidsynth_too():
+    lacking = Instrument(DEFAULT_SOUNDFONT, 200)
+    with pytest.raises(SoundFontError, match=r"TimGM6mb.sf2 has no bank-0 preset 200 \(it defines"):
+        list(render_notes(lacking, (100,), TIMING, renderer="fluidsynth"))
 
 
 def test_a_dataset_records_its_renderer_and_one_built_before_the_choice_still_counts(
