@@ -16,6 +16,8 @@ note rendered first.)
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterator
 from ctypes import c_int, c_void_p
 
@@ -34,8 +36,11 @@ SETTINGS = {"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores
 
 
 def _fluidsynth():
+    # pyfluidsynth prints where it found the library on stdout when CI is set: keep it out
+    # of the stdout of the commands (their output is read by users and tests).
     try:
-        import fluidsynth
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except ImportError as error:  # pyfluidsynth is installed; libfluidsynth may not be
         raise SoundFontError(
             f"the fluidsynth renderer needs FluidSynth's library ({error}): "

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 import tinysoundfont
 
 from trainables.errors import SoundFontError
 from trainables.keys import KEYS, Key
 
 #: General MIDI's small SoundFont inside `pretty_midi`: the default dataset needs no download.
-DEFAULT_SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+#: (Found, not imported: importing pretty_midi imports pyfluidsynth, which prints on stdout
+#: where the environment variable CI is set.)
+DEFAULT_SOUNDFONT = Path(find_spec("pretty_midi").origin).parent / "TimGM6mb.sf2"
 #: General MIDI presets 0-7 are the piano family.
 PIANO_PRESETS = tuple(range(8))
 #: Where a SoundFont named by its file name alone is looked for: the default's folder, then

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -152,6 +153,7 @@ def test_a_variant_of_a_study_is_recorded_under_its_own_name():
     result = subprocess.run(
         [sys.executable, "platform/sweep.py", *variant, "--dry-run"],
         cwd=ROOT,
+        env={**os.environ, "CI": "1"},  # stdout stays the plan where CI is set
         capture_output=True,
         text=True,
         timeout=120,
