@@ -67,12 +67,17 @@ class _Synth:
             ("rincr", c_int, 1),
         )
         self.synth = fluidsynth.Synth(gain=GAIN, samplerate=sample_rate, **SETTINGS)
-        sfid = self.synth.sfload(str(instrument.soundfont))
-        if sfid < 0:
-            raise SoundFontError(f"FluidSynth cannot read {instrument.soundfont} as a SoundFont")
-        self.sfid = sfid
         self.instrument = instrument
-        self.reset()
+        try:
+            self.sfid = self.synth.sfload(str(instrument.soundfont))
+            if self.sfid < 0:
+                raise SoundFontError(
+                    f"FluidSynth cannot read {instrument.soundfont} as a SoundFont"
+                )
+            self.reset()
+        except BaseException:
+            self.close()  # a synth that cannot play is not left holding its memory
+            raise
 
     def reset(self) -> None:
         """All voices off, every controller back to its default, on the preset."""
