@@ -31,12 +31,14 @@ SOUNDFONT_FOLDERS = (
 #: modulators (trainables/fluidsynth_notes.py says which SoundFonts need it).
 RENDERERS = ("tinysoundfont", "fluidsynth")
 DEFAULT_RENDERER = "tinysoundfont"
-#: The Debian package that installs each SoundFont the shipped studies name.
+#: The Debian package that installs each SoundFont the shipped studies and docs name.
 DEBIAN_PACKAGES = {
     "FluidR3_GM.sf2": "fluid-soundfont-gm",
     "FluidR3Mono_GM.sf3": "fluidr3mono-gm-soundfont",
     "MuseScore_General_Full.sf2": "musescore-general-soundfont-lossless",
     "MuseScore_General_Full.sf3": "musescore-general-soundfont",
+    "sf_GMbank.sf2": "csound-soundfont",
+    "OPL-3_FM_128M.sf2": "opl3-soundfont",
 }
 
 
