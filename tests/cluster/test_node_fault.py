@@ -27,8 +27,10 @@ def trial_nodes(db) -> dict[str, str]:
         with sqlite3.connect(db) as connection:
             rows = connection.execute("select run_uuid, value from tags where key = ?", (NODE,))
             return dict(rows.fetchall())
-    except sqlite3.OperationalError:  # the file exists, its tables not yet
-        return {}
+    except sqlite3.OperationalError as error:
+        if "no such table" not in str(error):
+            raise
+        return {}  # the file exists, its tables not yet
 
 
 def test_a_stopped_worker_node_costs_a_retry_not_the_study(tmp_path):
