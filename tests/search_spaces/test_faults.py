@@ -44,6 +44,7 @@ def too_wide() -> int:
     return width
 
 
+@pytest.mark.slow
 def test_diverging_oversized_and_raising_trials_stop_alone_with_their_reason(tmp_path):
     width = too_wide()
 
