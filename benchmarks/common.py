@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from trainables.precision import cpu_flags, cpu_name
+from trainables.precision import cpu_flags, cpu_name, present_cpu_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -53,7 +53,8 @@ def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu_name(),
         "cores": cpus(),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": present_cpu_flags(),
+        "cpu_flags_hidden": sorted(set(present_cpu_flags()) - set(cpu_flags())),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -72,6 +73,8 @@ def machine() -> dict[str, Any]:
 def machine_line(info: dict[str, Any]) -> str:
     """One line under each table: CPU model, cores, torch, device."""
     flags = ", ".join(info.get("cpu_flags", [])) or "no AVX-512"
+    if info.get("cpu_flags_hidden"):
+        flags += f"; hidden from the precision choice: {', '.join(info['cpu_flags_hidden'])}"
     line = (
         f"{info['cpu']} ({info['cores']} cores; {flags}), torch {info['torch']}, "
         f"device {info['device']}"

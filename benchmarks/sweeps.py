@@ -49,9 +49,12 @@ class Launch:
             raise RuntimeError(f"{' '.join(self.command)} exited {self.returncode}:\n{tail}")
 
 
-def launch(command: list[str], log: Path, timeout_s: float = 1800) -> Launch:
-    """Run `command` from the repository root, stamping each output line as it arrives."""
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATE}
+def launch(
+    command: list[str], log: Path, timeout_s: float = 1800, env: dict[str, str] | None = None
+) -> Launch:
+    """Run `command` from the repository root, stamping each output line as it arrives;
+    `env` adds to this process's environment."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ISOLATE}, **(env or {})}
     env["PYTHONUNBUFFERED"] = "1"
     started = time.time()
     lines: list[tuple[float, str]] = []
@@ -101,7 +104,7 @@ def write_study(folder: Path, raw: dict[str, Any]) -> Path:
     return path
 
 
-def run_sweep(study: Path, folder: Path, *extra: str) -> Launch:
+def run_sweep(study: Path, folder: Path, *extra: str, env: dict[str, str] | None = None) -> Launch:
     """`platform/sweep.py --study <study>` with its own tracking store and Tune storage."""
     command = [
         sys.executable,
@@ -114,7 +117,7 @@ def run_sweep(study: Path, folder: Path, *extra: str) -> Launch:
         str(folder / "tune"),
         *extra,
     ]
-    result = launch(command, folder / "sweep.log")
+    result = launch(command, folder / "sweep.log", env=env)
     result.check()
     return result
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import platform
 import statistics
 import time
@@ -42,6 +43,10 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 #: The CPU flags worth recording beside a result: they decide bf16 speed.
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+#: CPU flags to treat as absent (space- or comma-separated), for every process that
+#: inherits the variable: `SHEETSWEEP_HIDE_CPU_FLAGS=avx512_bf16,amx_bf16` makes a CPU with
+#: native bf16 decide as one without, so the AVX2 path can be measured on either kind.
+HIDE_FLAGS_ENV = "SHEETSWEEP_HIDE_CPU_FLAGS"
 #: A reduced precision must beat fp32 by this factor to be chosen: it costs accuracy, so
 #: a gain inside timing noise is no gain.
 REDUCED_PRECISION_MARGIN = 1.1
@@ -79,13 +84,23 @@ def cpu_name() -> str:
 
 
 def cpu_flags() -> list[str]:
-    """The instruction-set extensions among SPEED_FLAGS that this CPU has."""
+    """The instruction-set extensions among SPEED_FLAGS that this CPU has, less those
+    `SHEETSWEEP_HIDE_CPU_FLAGS` hides."""
+    return [f for f in present_cpu_flags() if f not in hidden_flags()]
+
+
+def present_cpu_flags() -> list[str]:
+    """The instruction-set extensions among SPEED_FLAGS that /proc/cpuinfo lists."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return []
     flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if "flags" in ln), [])
     return [f for f in SPEED_FLAGS if f in flags]
+
+
+def hidden_flags() -> set[str]:
+    return set(os.environ.get(HIDE_FLAGS_ENV, "").replace(",", " ").split())
 
 
 def detect_hardware(device: torch.device) -> Hardware:
@@ -99,10 +114,13 @@ def detect_hardware(device: torch.device) -> Hardware:
             native_bf16=torch.cuda.is_bf16_supported(including_emulation=False),
         )
     flags = cpu_flags()
+    hidden = [f for f in present_cpu_flags() if f not in flags]
     return Hardware(
         device="cpu",
         name=cpu_name(),
-        capability=" ".join(flags),
+        # what the choice saw, and what it was told to ignore: a record must not claim
+        # the hardware lacks what it has
+        capability=" ".join(flags) + (f"; hidden: {' '.join(hidden)}" if hidden else ""),
         native_bf16=any(f in flags for f in NATIVE_BF16_FLAGS),
     )
 

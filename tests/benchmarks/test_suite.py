@@ -104,3 +104,24 @@ def test_the_quick_suite_runs_every_benchmark_and_leaves_the_readme_alone(tmp_pa
         assert written["quick"] is True and written["machine"]["cores"] >= 1
     assert (ROOT / "benchmarks" / "README.md").read_text() == readme
     assert "### Early stopping" in result.stdout
+
+
+def test_the_precision_benchmark_judges_the_hidden_bf16_path_by_the_avx2_goal():
+    from benchmarks import precision_default
+
+    way = {"wall_s": 60.0, "epochs_s": 50.0, "trials": 4, "ran": [("fp32", "channels_last")]}
+    result = {
+        "hardware": "cpu: AMD EPYC (avx2 avx512f avx512_bf16)",
+        "native_bf16": True,
+        "ways": {"default (auto)": way, "--set precision=fp32": way, precision_default.HIDDEN: way},
+        "wall_ratio_auto_vs_fp32": 0.8,
+        "epochs_ratio_auto_vs_fp32": 0.6,
+        "wall_ratio_hidden_vs_fp32": 1.4,
+    }
+    text = precision_default.render(result)
+    assert "its wall time is **0.8x** fp32's" in text
+    assert "(with native bf16 hidden from the choice): the default at most 1.3x" in text
+    assert "**1.4x, NOT met**" in text
+    assert "**1.02x, met**" in precision_default.render(
+        {**result, "native_bf16": False, "wall_ratio_auto_vs_fp32": 1.02}
+    )

@@ -13,12 +13,14 @@ import torch
 from tests.trainables.test_training import QUICK  # the same cached features
 from trainables.config import TrialConfig
 from trainables.precision import (
+    HIDE_FLAGS_ENV,
     Hardware,
     Mode,
     PrecisionUnsupported,
     choose,
     cpu_flags,
     detect_hardware,
+    present_cpu_flags,
     resolve,
     resolve_execution,
 )
@@ -129,13 +131,30 @@ def test_choose_prefers_fp32_within_the_margin():
     assert choose({BF16_CL: 0.5, BF16: 0.4}) == BF16  # no fp32 timed: the fastest
 
 
-def test_this_machine_is_described_by_its_cpuinfo():
+def test_this_machine_is_described_by_its_cpuinfo(monkeypatch):
+    monkeypatch.delenv(HIDE_FLAGS_ENV, raising=False)
     hardware = detect_hardware(torch.device("cpu"))
     flags = cpu_flags()
     assert hardware.device == "cpu" and hardware.name
     assert hardware.capability == " ".join(flags)
     cpuinfo = Path("/proc/cpuinfo").read_text()
     assert hardware.native_bf16 == ("avx512_bf16" in cpuinfo or "amx_bf16" in cpuinfo)
+
+
+def test_hidden_flags_make_a_bf16_cpu_decide_as_one_without_and_say_so(monkeypatch):
+    """How the AVX2 path is measured on a CPU with native bf16 (the benchmarks, the test
+    run's times): the choice no longer sees bf16, the record still names what is there."""
+    monkeypatch.setenv(HIDE_FLAGS_ENV, "avx512_bf16, amx_bf16")
+    hardware = detect_hardware(torch.device("cpu"))
+    present = present_cpu_flags()
+    hidden = [f for f in present if f in ("avx512_bf16", "amx_bf16")]
+    assert not hardware.native_bf16
+    assert cpu_flags() == [f for f in present if f not in hidden]
+    if hidden:
+        assert hardware.capability.endswith(f"; hidden: {' '.join(hidden)}")
+    else:
+        assert hardware.capability == " ".join(present)
+    assert resolve("auto", "channels_last", hardware, Timer(BF16_CPU_SECONDS)).mode == FP32_CL
 
 
 def test_the_real_check_times_the_trials_model_once_per_process_and_says_so(caplog):
