@@ -91,7 +91,7 @@ def render(result: dict[str, Any]) -> str:
         goal = _no_bf16_goal(ratio, "no native bf16")
     return "\n".join(
         [
-            f"`platform/sweep.py --study smoke` as shipped, both ways back to back, on "
+            f"`platform/sweep.py --study smoke` as shipped, each way back to back, on "
             f"{result['hardware']}; wall time from launch to exit (the timed check included), "
             "and the trials' epochs summed.",
             "",
