@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from trainables.precision import cpu_flags, cpu_name, present_cpu_flags
+from trainables.precision import cpu_name, hidden_cpu_flags, present_cpu_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -54,7 +54,7 @@ def machine() -> dict[str, Any]:
         "cpu": cpu_name(),
         "cores": cpus(),
         "cpu_flags": present_cpu_flags(),
-        "cpu_flags_hidden": sorted(set(present_cpu_flags()) - set(cpu_flags())),
+        "cpu_flags_hidden": hidden_cpu_flags(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),

@@ -19,6 +19,7 @@ trial's identity: a study resumed on another machine does not train again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import platform
@@ -86,21 +87,26 @@ def cpu_name() -> str:
 def cpu_flags() -> list[str]:
     """The instruction-set extensions among SPEED_FLAGS that this CPU has, less those
     `SHEETSWEEP_HIDE_CPU_FLAGS` hides."""
-    return [f for f in present_cpu_flags() if f not in hidden_flags()]
+    hidden = hidden_cpu_flags()
+    return [f for f in present_cpu_flags() if f not in hidden]
 
 
-def present_cpu_flags() -> list[str]:
-    """The instruction-set extensions among SPEED_FLAGS that /proc/cpuinfo lists."""
+def hidden_cpu_flags() -> list[str]:
+    """The flags of this CPU that `SHEETSWEEP_HIDE_CPU_FLAGS` hides from the choice."""
+    names = set(os.environ.get(HIDE_FLAGS_ENV, "").replace(",", " ").split())
+    return [f for f in present_cpu_flags() if f in names]
+
+
+@functools.cache
+def present_cpu_flags() -> tuple[str, ...]:
+    """The instruction-set extensions among SPEED_FLAGS that /proc/cpuinfo lists (read
+    once per process: every trial's precision check and record asks)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return []
+        return ()
     flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if "flags" in ln), [])
-    return [f for f in SPEED_FLAGS if f in flags]
-
-
-def hidden_flags() -> set[str]:
-    return set(os.environ.get(HIDE_FLAGS_ENV, "").replace(",", " ").split())
+    return tuple(f for f in SPEED_FLAGS if f in flags)
 
 
 def detect_hardware(device: torch.device) -> Hardware:
@@ -113,8 +119,7 @@ def detect_hardware(device: torch.device) -> Hardware:
             capability=f"sm_{major}{minor}",
             native_bf16=torch.cuda.is_bf16_supported(including_emulation=False),
         )
-    flags = cpu_flags()
-    hidden = [f for f in present_cpu_flags() if f not in flags]
+    flags, hidden = cpu_flags(), hidden_cpu_flags()
     return Hardware(
         device="cpu",
         name=cpu_name(),
