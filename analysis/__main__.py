@@ -17,7 +17,7 @@ from pathlib import Path
 
 from analysis.report import build_report, log_report, write_report
 from analysis.runs import AnalysisError, load_runs
-from search_spaces.tags import add_tracking_uri
+from trainables.tracking_uri import add_tracking_uri
 
 
 def parser() -> argparse.ArgumentParser:

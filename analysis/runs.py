@@ -44,10 +44,10 @@ from search_spaces.tags import (
     ran_label,
     ran_tag,
 )
-from trainables.artifacts import PER_KEY_PSNR, TEST_SCORES
-from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
-from trainables.metrics import REGISTER_METRICS
+from trainables.model.metrics import REGISTER_METRICS
+from trainables.training.artifacts import PER_KEY_PSNR, TEST_SCORES
+from trainables.training.config import TrialConfig
 
 log = logging.getLogger(__name__)
 

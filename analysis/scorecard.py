@@ -19,8 +19,8 @@ from mlflow.tracking import MlflowClient
 from analysis import thesis
 from analysis.runs import Runs, noise_label, varying_fields
 from analysis.tables import REGISTERS, Table, interval_text, summarize_groups
-from trainables.artifacts import WORST_KEYS
 from trainables.keys import note_name
+from trainables.training.artifacts import WORST_KEYS
 
 #: Fields a scored study may vary besides the seed: where it is tested, not what is trained.
 TEST_SET_FIELDS = ("held_out",)
@@ -252,7 +252,7 @@ def held_out_errors_table(trials: pd.DataFrame, scores: pd.DataFrame, study: str
         "Clean test notes of each held-out set whose prediction is nearest another key's "
         "target, summed over seeds; `octave`: a multiple of 12 semitones off, `neighbour`: "
         "one or two semitones off, `octave + neighbour`: both, `other`: the rest. Twins "
-        "share their samples with a held-out instrument (trainables/timbres.py).",
+        "share their samples with a held-out instrument (trainables/data/timbres.py).",
         data,
         display,
     )

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from trainables.precision import cpu_name, hidden_cpu_flags, present_cpu_flags
+from trainables.training.hardware import cpu_name, hidden_cpu_flags, present_cpu_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -6,7 +6,7 @@ target PNG; a DataLoader with batch 32 (no worker processes: a worker would take
 from the model on this machine). Its transforms are built once, not per sample, so the
 comparison is with a careful thesis loader, not a careless one.
 
-The platform's way (`trainables.training.prepare_data`): features cached on disk once per
+The platform's way (`trainables.training.loop.prepare_data`): features cached on disk once per
 dataset and settings, all of them and the 88 targets as tensors on the device, a batch is
 an index. Its one-off costs (the cold feature cache, loading the warm cache) are reported
 beside the per-epoch rates.
@@ -29,13 +29,14 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from benchmarks import common
-from trainables.audio import load_waveforms
-from trainables.config import TrialConfig
-from trainables.dataset import open_dataset
-from trainables.features import FeatureSettings, mel_db, mel_transforms
-from trainables.losses import loss_fn
-from trainables.precision import Execution
-from trainables.training import build_model, prepare_data, trial_execution
+from trainables.data.audio import load_waveforms
+from trainables.data.dataset import open_dataset
+from trainables.features.spectrograms import FeatureSettings, mel_db, mel_transforms
+from trainables.model.losses import loss_fn
+from trainables.training.config import TrialConfig
+from trainables.training.data import prepare_data
+from trainables.training.loop import build_model, trial_execution
+from trainables.training.step import Execution, train_step
 
 NAME = "data_path"
 TITLE = "Data path: thesis loader vs cached tensors"
@@ -78,7 +79,7 @@ def training_step(config: TrialConfig, n_frames: int, target: torch.device, exec
     criterion, scaler = loss_fn(config.loss), execution.grad_scaler()
 
     def step(features: torch.Tensor, truth: torch.Tensor) -> None:
-        execution.train_step(model, features, truth, criterion, optimizer, scaler)
+        train_step(model, features, truth, criterion, optimizer, scaler, execution)
 
     return step
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
-from trainables.config import TrialConfig
-from trainables.dataset import DatasetSpec, build_dataset
-from trainables.soundfonts import PIANO_PRESETS
-from trainables.training import pick_device, prepare_data
-from trainables.trial import run_trial
+from trainables.data.dataset import DatasetSpec, build_dataset
+from trainables.data.instruments import PIANO_PRESETS
+from trainables.training.config import TrialConfig
+from trainables.training.data import pick_device, prepare_data
+from trainables.training.trial import run_trial
 
 NAME = "growth"
 TITLE = "Growth: trial time vs samples and vs epochs"

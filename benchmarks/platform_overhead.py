@@ -1,7 +1,7 @@
 """Platform overhead: a trial through Ray Tune with MLflow logging against the same
 training called directly, same config.
 
-Direct: `trainables.trial.run_trial` called in this process (data from the warm feature
+Direct: `trainables.training.trial.run_trial` called in this process (data from the warm feature
 cache, training, evaluation, artifacts), after a warm-up.
 Platform: `platform/sweep.py` launched as a user does, on a two-trial grid run one at a
 time: a warm-up trial (width 4, one epoch) and then the measured trial, so the measured
@@ -56,8 +56,8 @@ def trial_config(quick: bool) -> tuple[Path, dict[str, Any]]:
 
 def call_directly(data: Path, config: dict[str, Any], out: Path) -> dict[str, Any]:
     """`run_trial` in this process, timed by phase (`phases`)."""
-    from trainables.config import TrialConfig
-    from trainables.trial import run_trial
+    from trainables.training.config import TrialConfig
+    from trainables.training.trial import run_trial
 
     trial = TrialConfig.from_dict(config, source="benchmark")
     epochs: list[float] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks import common, sweeps
 from search_spaces.study import STUDIES_DIR
-from trainables.precision import HIDE_FLAGS_ENV, NATIVE_BF16_FLAGS, detect_hardware
+from trainables.training.hardware import HIDE_FLAGS_ENV, NATIVE_BF16_FLAGS, detect_hardware
 
 NAME = "precision_default"
 TITLE = "The default precision (auto) against fp32: the smoke study"

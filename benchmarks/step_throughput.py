@@ -1,11 +1,11 @@
 """Step throughput of SheetMusicNet: precision, memory format, torch.compile, and the loss.
 
-One training step is the loop body of `trainables.training.train_trial`: forward under the
+One training step is the loop body of `trainables.training.loop.train_trial`: forward under the
 config's autocast, the loss in fp32, backward, Adam. For every width and kernel the studies
 use, the explicit ways run interleaved on the same synthetic batch (standardised features,
 targets in [0, 1]): fp32 eager, bf16 autocast, channels_last, channels_last + bf16 (on a
 GPU also channels_last + fp16), beside `auto`, the platform's default, in whichever way its
-timed check chose on this machine (trainables/precision.py). Which way wins depends on the
+timed check chose on this machine (trainables/training/precision.py). Which way wins depends on the
 hardware: bf16 pays only on CPUs with native bf16 (AVX-512-BF16, AMX). Then, for the default
 model: torch.compile (compile time and steady state) against eager, and the SSIM loss (ours,
 and torchmetrics' as it was before) against smooth L1.
@@ -23,11 +23,13 @@ import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from benchmarks import common
-from trainables.config import TrialConfig
-from trainables.engraving import HEIGHT, WIDTH
-from trainables.losses import LOSSES
-from trainables.precision import PrecisionUnsupported, detect_hardware
-from trainables.training import build_model, trial_execution
+from trainables.image_size import HEIGHT, WIDTH
+from trainables.model.losses import LOSSES
+from trainables.training.config import TrialConfig
+from trainables.training.hardware import detect_hardware
+from trainables.training.loop import build_model, trial_execution
+from trainables.training.precision import PrecisionUnsupported
+from trainables.training.step import train_step
 
 NAME = "step_throughput"
 TITLE = "Training step throughput of SheetMusicNet"
@@ -77,8 +79,14 @@ class Trainer:
         self.batch = batch
 
     def step(self) -> None:
-        self.execution.train_step(
-            self.forward, self.features, self.truth, self.loss, self.optimizer, self.scaler
+        train_step(
+            self.forward,
+            self.features,
+            self.truth,
+            self.loss,
+            self.optimizer,
+            self.scaler,
+            self.execution,
         )
 
     def samples_per_s(self, min_s: float) -> float:

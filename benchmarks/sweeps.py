@@ -173,8 +173,9 @@ def epoch_seconds(data: Path, config: dict[str, Any]) -> float:
     from two short epochs in this process (4 batches, 64 test samples): to size a trial."""
     import dataclasses
 
-    from trainables.config import TrialConfig
-    from trainables.training import Split, pick_device, prepare_data, train_trial
+    from trainables.training.config import TrialConfig
+    from trainables.training.data import Split, pick_device, prepare_data
+    from trainables.training.loop import train_trial
 
     trial = TrialConfig.from_dict(config, source="benchmark")
     prepared = prepare_data(data, trial, pick_device())

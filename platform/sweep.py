@@ -21,9 +21,9 @@ from pathlib import Path
 
 from search_spaces.study import Study, StudyError, load_study
 from search_spaces.sweep import SweepOptions, SweepSummary, describe_plan, run_sweep
-from search_spaces.tags import add_tracking_uri
-from trainables.config import TrialConfig
 from trainables.errors import SheetsweepError
+from trainables.tracking_uri import add_tracking_uri
+from trainables.training.config import TrialConfig
 
 SHOWN = (
     "test_psnr",

@@ -35,14 +35,14 @@ from search_spaces.tags import (
     MODEL_URI,
     ROLE,
     STUDY,
-    add_tracking_uri,
 )
-from trainables.artifacts import write_per_key_psnr, write_test_scores
 from trainables.errors import SheetsweepError
-from trainables.evaluation import DatasetScores, save_worst_keys, score_dataset
 from trainables.keys import Register
-from trainables.metrics import summarize
-from trainables.sheet_model import SheetModel, load_reader
+from trainables.model.metrics import summarize
+from trainables.serving.evaluation import DatasetScores, save_worst_keys, score_dataset
+from trainables.serving.sheet_model import SheetModel, load_reader
+from trainables.tracking_uri import add_tracking_uri
+from trainables.training.artifacts import write_per_key_psnr, write_test_scores
 
 #: Where evaluations of a model that no sweep logged (a local folder) go.
 DEFAULT_EXPERIMENT = "evaluations"

@@ -2,7 +2,7 @@
 logged model of the run (what `runs:/<run id>/model` and the registry resolve), and the
 dataset it trained on as an MLflow dataset input (the runs table's Dataset column).
 
-A trial writes its MLflow Model folder locally (trainables/sheet_model.py); only the
+A trial writes its MLflow Model folder locally (trainables/serving/sheet_model.py); only the
 driver talks to the tracking store.
 """
 
@@ -18,7 +18,7 @@ from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from search_spaces.tags import DATASET, KEY, STUDY
-from trainables.sheet_model import MODEL_NAME
+from trainables.training.export import MODEL_NAME
 
 #: MLflow keeps a dataset's digest in 36 characters; the full hash is in its profile.
 DIGEST_LENGTH = 16

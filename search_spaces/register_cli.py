@@ -13,8 +13,8 @@ import argparse
 import sys
 
 from search_spaces.registry import Registered, register_best
-from search_spaces.tags import add_tracking_uri
 from trainables.errors import SheetsweepError
+from trainables.tracking_uri import add_tracking_uri
 
 
 def describe(registered: Registered, study: str) -> str:

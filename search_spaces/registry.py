@@ -25,7 +25,7 @@ import mlflow
 from search_spaces.logged_models import run_model_id
 from search_spaces.tags import DATASET, KEY, ROLE, STATUS, STUDY
 from trainables.errors import SheetsweepError
-from trainables.metrics import REGISTER_METRICS
+from trainables.model.metrics import REGISTER_METRICS
 
 CHAMPION = "champion"
 #: Scores a registered version carries as tags (the registry UI shows them).

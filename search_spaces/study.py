@@ -14,11 +14,12 @@ from typing import Any
 
 import yaml
 
-from trainables.config import TrialConfig
+from trainables.data.instruments import DEFAULT_SOUNDFONT, PIANO_PRESETS
+from trainables.data.rendering import DEFAULT_RENDERER, RENDERERS
 from trainables.errors import ConfigError
-from trainables.metrics import EPOCH_METRICS
-from trainables.soundfonts import DEFAULT_RENDERER, DEFAULT_SOUNDFONT, PIANO_PRESETS, RENDERERS
+from trainables.model.metrics import EPOCH_METRICS
 from trainables.text_files import read_utf8
+from trainables.training.config import TrialConfig
 
 STUDIES_DIR = Path(__file__).parent / "studies"
 SEARCHERS = ("grid", "optuna")

@@ -27,7 +27,7 @@ from ray.tune.search import ConcurrencyLimiter, Repeater
 from ray.tune.search.optuna import OptunaSearch
 
 from search_spaces.study import Dimension, Study, StudyError
-from search_spaces.tags import default_tracking_uri, ran_label
+from search_spaces.tags import ran_label
 from search_spaces.tracking import (
     HTTP_LIMITS,
     STATUS,
@@ -41,11 +41,14 @@ from search_spaces.tracking import (
     open_sweep,
     run_name,
 )
-from trainables.config import TrialConfig
-from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset
-from trainables.precision import PrecisionUnsupported, check_supported, detect_hardware
-from trainables.soundfonts import find_soundfont
-from trainables.tune_trainable import train_in_tune, trial_config, trial_key
+from trainables.data.dataset import DatasetInfo, DatasetSpec, build_dataset
+from trainables.data.instruments import find_soundfont
+from trainables.tracking_uri import default_tracking_uri
+from trainables.training.config import TrialConfig
+from trainables.training.hardware import detect_hardware
+from trainables.training.identity import trial_config, trial_key
+from trainables.training.precision import PrecisionUnsupported, check_supported
+from trainables.training.tune_trainable import train_in_tune
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,5 @@
-"""Where a sweep's runs go and the MLflow tags it writes: the contract between the sweep
-and the analysis, kept free of heavy imports so the report starts fast."""
-
-import argparse
-import os
-from pathlib import Path
-
-
-def default_tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI`, else a SQLite store in the working folder."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
-
-
-def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
-    """The `--tracking-uri` option every command that reads or writes MLflow shares."""
-    parser.add_argument(
-        "--tracking-uri",
-        default=default_tracking_uri(),
-        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db)",
-    )
-
+"""The MLflow tags a sweep writes: the contract between the sweep and the analysis, kept
+free of heavy imports so the report starts fast."""
 
 PARENT = "mlflow.parentRunId"
 STUDY = "sheetsweep.study"
@@ -33,7 +14,7 @@ DATASET = "dataset_hash"
 COMMIT = "git_commit"
 NODE = "ray_node_id"
 #: What a trial ran on: precision, memory_format, device, device_capability, native_bf16,
-#: chosen_by (see trainables/precision.py). A record of the run, not the trial's identity.
+#: chosen_by (see trainables/training/precision.py). A record of the run, not the trial's identity.
 RAN = "sheetsweep.ran."
 RAN_FIELDS = (
     "precision",

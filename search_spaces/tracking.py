@@ -38,9 +38,9 @@ from search_spaces.tags import (
     STUDY,
     ran_tag,
 )
-from trainables.dataset import DatasetInfo
+from trainables.data.dataset import DatasetInfo
 from trainables.errors import SheetsweepError
-from trainables.tune_trainable import ARTIFACTS, RAN_PREFIX, trial_config, trial_key
+from trainables.training.identity import ARTIFACTS, RAN_PREFIX, trial_config, trial_key
 
 log = logging.getLogger(__name__)
 

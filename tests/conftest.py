@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from trainables.dataset import DatasetInfo, DatasetSpec, build_dataset
+from trainables.data.dataset import DatasetInfo, DatasetSpec, build_dataset
 
 SMALL_SPEC = DatasetSpec(presets=(0, 1), velocities=(60, 110))
 

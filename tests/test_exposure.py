@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tests.processes import ROOT, mlflow_server
-from trainables.artifacts import load_weights
-from trainables.model import ModelConfig, SheetMusicNet
+from trainables.model.net import ModelConfig, SheetMusicNet
+from trainables.training.artifacts import load_weights
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10"])

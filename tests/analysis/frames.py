@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.runs import HYPERPARAMETERS
-from trainables.config import TrialConfig
-from trainables.metrics import REGISTER_METRICS
+from trainables.model.metrics import REGISTER_METRICS
+from trainables.training.config import TrialConfig
 
 
 def trials_frame(

@@ -37,9 +37,9 @@ from search_spaces.tags import (
     STUDY,
 )
 from tests.analysis.conftest import Store
-from trainables.artifacts import write_per_key_psnr, write_test_scores
 from trainables.keys import register_of
-from trainables.metrics import summarize
+from trainables.model.metrics import summarize
+from trainables.training.artifacts import write_per_key_psnr, write_test_scores
 
 #: The notes every fake evaluation scores: all three registers.
 NOTES = (21, 33, 45, 50, 60, 64, 69, 72, 90, 108)

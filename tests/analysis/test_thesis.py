@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from analysis import thesis
-from trainables.losses import LOSSES
-from trainables.model import KERNELS
+from trainables.model.losses import LOSSES
+from trainables.model.net import KERNELS
 
 
 def test_table_1_by_loss():

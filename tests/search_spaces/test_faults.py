@@ -20,8 +20,8 @@ from tests.search_spaces.test_sweep import (
     runs_of,
     sweep_command,
 )
-from trainables.config import TrialConfig
-from trainables.training import available_memory, training_memory
+from trainables.training.config import TrialConfig
+from trainables.training.memory import available_memory, training_memory
 
 
 def tune_results(storage: Path) -> list[dict]:

@@ -32,10 +32,10 @@ from search_spaces.register_cli import main as register_main
 from search_spaces.tags import DATASET_NAME, EVALUATION, MODEL_RUN, MODEL_URI, ROLE, STATUS
 from tests.processes import free_port, start, stop, wait_for
 from tests.trainables.test_onsets import as_recording
-from trainables.audio import read_wav
-from trainables.dataset_cli import main as dataset_main
-from trainables.sheet_model import image_from_png_base64, load_reader
-from trainables.transcribe_cli import main as transcribe_main
+from trainables.data.audio import read_wav
+from trainables.data.cli import main as dataset_main
+from trainables.serving.sheet_model import image_from_png_base64, load_reader
+from trainables.serving.transcribe_cli import main as transcribe_main
 
 CHAMPION = "models:/smoke@champion"
 BIN = Path(sys.executable).parent

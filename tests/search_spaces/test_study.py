@@ -204,11 +204,11 @@ def test_best_study_holds_each_of_its_soundfonts_out_once_beside_the_model_that_
     configs = grid_configs(study)
     held = [c.held_out for c in configs]
     soundfonts = {Path(name).stem for name in study.dataset.soundfonts}
-    # FluidR3Mono is FluidR3 GM in mono: held out with it (trainables/timbres.py)
+    # FluidR3Mono is FluidR3 GM in mono: held out with it (trainables/data/timbres.py)
     assert None in held and set(held) - {None} == soundfonts - {"FluidR3Mono_GM"}
     assert len(held) == len(set(held)) and {c.seed for c in configs} == {0}
     assert len({c.replace(held_out=None) for c in configs}) == 1  # one configuration
-    # MuseScore General's acoustic pianos need FluidSynth (trainables/fluidsynth_notes.py)
+    # MuseScore General's acoustic pianos need FluidSynth (trainables/data/fluidsynth_notes.py)
     assert study.dataset.renderer == load_study("timbre").dataset.renderer == "fluidsynth"
     assert load_study("timbre").fixed == study.fixed  # its seeds repeat `best`'s held-out trials
     noisiest = min(c.snr_low_db for c in grid_configs(load_study("noise")) if c.snr_low_db)

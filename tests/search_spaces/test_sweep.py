@@ -26,7 +26,7 @@ from search_spaces.tags import (
     ran_tag,
 )
 from tests.conftest import PLANTED_SECRETS, ROOT, sweep_command
-from trainables.precision import detect_hardware
+from trainables.training.hardware import detect_hardware
 
 METRICS = {
     "train_loss",

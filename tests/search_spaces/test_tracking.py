@@ -11,7 +11,7 @@ from ray import tune
 from search_spaces.study import load_study
 from search_spaces.tags import KEY, PARENT, ROLE, STATUS
 from search_spaces.tracking import close_from_results, close_orphans, open_sweep
-from trainables.tune_trainable import ARTIFACTS
+from trainables.training.identity import ARTIFACTS
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from trainables.config import TrialConfig
-from trainables.trial import run_trial
+from trainables.training.config import TrialConfig
+from trainables.training.trial import run_trial
 
 #: Small and fast, but the real model, features, losses and loop: 4 epochs lift the test
 #: PSNR by about 7 dB and the first notes are read (13 s in fp32 on a 2-core AMD EPYC).

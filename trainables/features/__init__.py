@@ -1,0 +1,1 @@
+"""Features: spectrograms, recording effects, and the cache that computes them once."""

@@ -1,0 +1,166 @@
+"""Spectrograms in dB (torchaudio's mel or nnAudio's constant-Q) and the white noise a
+register's SNR adds to a note; trainables/features/cache.py computes them once per dataset."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torchaudio.functional as AF
+import torchaudio.transforms as T
+
+from trainables.keys import KEYS, Register, register_of
+
+#: The spectrograms a trial can read: torchaudio's mel, or nnAudio's constant-Q.
+SPECTROGRAMS = ("mel", "cqt")
+#: The constant-Q transform: three bins a key from A0 to C8, the middle one on the key's
+#: pitch (a slightly sharp or flat piano stays in its key's bins), and 8 more above. Every
+#: key's fundamental has bins of its own, and a harmonic sits the same number of bins
+#: above its fundamental on every key: the representation pitch trackers read, against
+#: octave errors.
+CQT_BINS_PER_OCTAVE = 36
+CQT_BINS = 88 * 3 + 8
+CQT_FMIN = 27.5 * 2 ** (-1 / CQT_BINS_PER_OCTAVE)
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    sample_rate: int = 16000
+    n_fft: int = 2048  # 7.8 Hz bins; A0-B2's fundamentals (27.5-124 Hz) are 1.6-7 Hz apart
+    hop_length: int = 256
+    n_mels: int = 128
+    f_min: float = 20.0
+    f_max: float = 8000.0
+    top_db: float = 80.0
+    spectrogram: str = "mel"  # mel (n_fft, n_mels, f_min, f_max) | cqt (CQT_* above)
+
+    def frames(self, duration_s: float) -> int:
+        return round(duration_s * self.sample_rate) // self.hop_length + 1
+
+    @property
+    def height(self) -> int:
+        """Frequency rows of the spectrogram: mel filters or constant-Q bins."""
+        return self.n_mels if self.spectrogram == "mel" else CQT_BINS
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """SNR in dB per register; None leaves that register's samples without a noisy copy."""
+
+    snr_low_db: float | None = None
+    snr_mid_db: float | None = None
+    snr_high_db: float | None = None
+    seed: int = 0
+
+    @property
+    def any(self) -> bool:
+        return any(s is not None for s in (self.snr_low_db, self.snr_mid_db, self.snr_high_db))
+
+    def snr_db(self, register: Register) -> float | None:
+        return getattr(self, f"snr_{register.value}_db")
+
+
+def fundamental_filters(settings: FeatureSettings) -> pd.DataFrame:
+    """Per key: its fundamental (Hz), the FFT bin and the mel filter nearest to it.
+
+    Keys whose fundamentals share a mel filter can only be told apart by their harmonics:
+    at the default settings the 27 keys of the low register share 7 filters."""
+    banks = AF.melscale_fbanks(
+        settings.n_fft // 2 + 1,
+        settings.f_min,
+        settings.f_max,
+        settings.n_mels,
+        settings.sample_rate,
+    )  # (frequencies, mels): the filters MelSpectrogram applies
+    midi = np.array([key.midi for key in KEYS])
+    hz = 440.0 * 2.0 ** ((midi - 69) / 12)
+    fft_bin = np.round(hz * settings.n_fft / settings.sample_rate).astype(int)
+    response = banks[torch.from_numpy(fft_bin)]
+    return pd.DataFrame(
+        {
+            "midi": midi,
+            "register": [register_of(int(m)).value for m in midi],
+            "hz": hz,
+            "fft_bin": fft_bin,
+            "mel_filter": response.argmax(dim=1).numpy(),
+            "response": response.max(dim=1).values.numpy(),  # 0: below the first filter
+        }
+    )
+
+
+def mel_transforms(settings: FeatureSettings) -> tuple[T.MelSpectrogram, T.AmplitudeToDB]:
+    """The power mel spectrogram and its conversion to dB, as every feature is computed."""
+    mel = T.MelSpectrogram(
+        sample_rate=settings.sample_rate,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        n_mels=settings.n_mels,
+        f_min=settings.f_min,
+        f_max=settings.f_max,
+        power=2.0,
+    )
+    return mel, T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+
+
+def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256) -> torch.Tensor:
+    """(N, L) waveforms -> (N, 1, n_mels, frames) float32 in dB (each clipped at top_db)."""
+    transform, to_db = mel_transforms(settings)
+    frames = waveforms.shape[-1] // settings.hop_length + 1
+    chunks = [torch.zeros(0, settings.n_mels, frames)]
+    with torch.no_grad():
+        for start in range(0, waveforms.shape[0], batch):
+            mel = transform(waveforms[start : start + batch])
+            chunks.append(torch.stack([to_db(m) for m in mel]))  # top_db per sample
+    return torch.cat(chunks).unsqueeze(1)
+
+
+@functools.cache
+def _cqt(sample_rate: int, hop_length: int) -> torch.nn.Module:
+    from nnAudio.features.cqt import CQT1992v2  # imported where used: its kernels take 0.3 s
+
+    return CQT1992v2(
+        sr=sample_rate,
+        hop_length=hop_length,
+        fmin=CQT_FMIN,
+        n_bins=CQT_BINS,
+        bins_per_octave=CQT_BINS_PER_OCTAVE,
+        output_format="Magnitude",
+        verbose=False,
+    )
+
+
+def cqt_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 64) -> torch.Tensor:
+    """(N, L) waveforms -> (N, 1, CQT_BINS, frames) float32 constant-Q power in dB."""
+    transform = _cqt(settings.sample_rate, settings.hop_length)
+    to_db = T.AmplitudeToDB(stype="power", top_db=settings.top_db)
+    frames = waveforms.shape[-1] // settings.hop_length + 1
+    chunks = [torch.zeros(0, CQT_BINS, frames)]
+    with torch.no_grad():
+        for start in range(0, waveforms.shape[0], batch):
+            power = transform(waveforms[start : start + batch]).pow(2)
+            chunks.append(torch.stack([to_db(p) for p in power]))  # top_db per sample
+    return torch.cat(chunks).unsqueeze(1)
+
+
+def spectrogram_db(waveforms: torch.Tensor, settings: FeatureSettings) -> torch.Tensor:
+    """The spectrogram `settings` names, (N, 1, height, frames) in dB."""
+    return (
+        cqt_db(waveforms, settings)
+        if settings.spectrogram == "cqt"
+        else mel_db(waveforms, settings)
+    )
+
+
+def add_register_noise(
+    waveforms: torch.Tensor, midi: list[int], noise: NoiseSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """White noise at each sample's register SNR; returns (noisy, mask of samples noised)."""
+    snr = torch.tensor([noise.snr_db(register_of(m)) or 0.0 for m in midi])
+    mask = torch.tensor([noise.snr_db(register_of(m)) is not None for m in midi])
+    generator = torch.Generator().manual_seed(noise.seed)
+    white = torch.randn(waveforms.shape, generator=generator)
+    noisy = AF.add_noise(waveforms, white, snr)
+    return noisy, mask

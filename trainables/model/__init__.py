@@ -1,0 +1,1 @@
+"""The encoder-decoder, its losses and its metrics: torch only, readable in one sitting."""
