@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.runs import NOISE_FIELDS, format_value, noise_label, varying_fields
+from analysis.configs import NOISE_FIELDS, format_value, noise_label, varying_fields
 
 
 @dataclass(frozen=True)

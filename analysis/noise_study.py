@@ -12,26 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.comparisons import Comparison, find_comparisons
-from analysis.figures import STYLE
-from analysis.runs import NOISE_FIELDS, noise_label
-from analysis.stats import difference_interval, mean_interval
-from analysis.tables import REGISTERS as KEYBOARD_REGISTERS
+from analysis.configs import NOISE_FIELDS, noise_label
+from analysis.noise_effects import (
+    METRICS,
+    changes_against,
+    empty_changes,
+    register_levels,
+    setting_order,
+    uniform_setting,
+)
+from analysis.noise_figure import noise_figure
 from analysis.tables import Table, interval_text
-
-REGISTERS = (*KEYBOARD_REGISTERS, "all")
-METRICS = ("psnr", "note_acc")
-METRIC_NAMES = {"psnr": "PSNR (dB)", "note_acc": "note accuracy (%)"}
 
 
 @dataclass(frozen=True)
@@ -110,71 +105,7 @@ class NoiseStudy:
 
     def figure(self) -> Figure:
         """Per register: the level of each setting, and its change against uniform noise."""
-        rows = 2 if len(self.changes) else 1
-        palette = dict(
-            zip(self.settings, sns.color_palette("tab10", len(self.settings)), strict=True)
-        )
-        with sns.axes_style("whitegrid"), plt.rc_context(STYLE):
-            figure, axes = plt.subplots(
-                rows, 2, figsize=(13, 4.2 * rows), squeeze=False, layout="constrained"
-            )
-            for column, metric in enumerate(METRICS):
-                scale = 100.0 if metric == "note_acc" else 1.0
-                _dodged(
-                    axes[0, column],
-                    self.registers,
-                    self.settings,
-                    palette,
-                    scale,
-                    f"{metric}_mean",
-                    f"{metric}_ci_low",
-                    f"{metric}_ci_high",
-                )
-                axes[0, column].set(
-                    title=f"Test {METRIC_NAMES[metric]} per register",
-                    ylabel=METRIC_NAMES[metric],
-                    xlabel="register",
-                )
-                if metric == "psnr":
-                    baseline = self.registers["baseline_psnr"].mean()
-                    axes[0, column].axhline(
-                        baseline,
-                        color="gray",
-                        linestyle="--",
-                        linewidth=1.1,
-                        label=f"mean-image baseline ({baseline:.1f} dB)",
-                    )
-                if rows == 2:
-                    part = self.changes[self.changes["metric"] == metric]
-                    others = [s for s in self.settings if s != self.reference]
-                    _dodged(
-                        axes[1, column], part, others, palette, scale, "change", "ci_low", "ci_high"
-                    )
-                    axes[1, column].axhline(0, color="black", linewidth=1.0)
-                    unit = "points" if metric == "note_acc" else "dB"
-                    name = "note accuracy" if metric == "note_acc" else "PSNR"
-                    axes[1, column].set(
-                        title=f"Change in {name} against uniform noise ({self.reference})",
-                        ylabel=f"Δ {name} ({unit}), above 0 helps",
-                        xlabel="register",
-                    )
-            handles, labels = axes[0, 0].get_legend_handles_labels()
-            figure.legend(
-                handles,
-                labels,
-                loc="outside lower center",
-                frameon=False,
-                ncols=min(len(labels), 4),
-                title="training noise, SNR low/mid/high",
-            )
-            figure.suptitle(
-                f"{self.experiment}: does less noise on low notes help them, and "
-                "what does it cost the rest?\npoints: mean over seeds; bars: 95% "
-                f"interval over seeds; test audio {self.audio}",
-                fontsize=12,
-            )
-        plt.close(figure)
-        return figure
+        return noise_figure(self)
 
 
 def noise_studies(trials: pd.DataFrame) -> list[NoiseStudy]:
@@ -195,28 +126,14 @@ def noise_studies(trials: pd.DataFrame) -> list[NoiseStudy]:
     return studies
 
 
-def uniform_setting(settings: pd.DataFrame) -> str | None:
-    """The setting with one SNR on all registers; among several, the one whose SNR the
-    other settings share most (the one they depart from)."""
-    values = settings[list(NOISE_FIELDS)]
-    uniform = settings[values.notna().all(axis=1) & values.nunique(axis=1).eq(1)]
-    if uniform.empty:
-        return None
-    shared = [
-        int((values == row[list(NOISE_FIELDS)].to_numpy()).sum().sum())
-        for _, row in uniform.iterrows()
-    ]
-    return str(uniform.iloc[int(np.argmax(shared))]["setting"])
-
-
 def _study(comparison: Comparison, prefix: str = "test", audio: str = "clean") -> NoiseStudy:
     runs = comparison.runs.copy()
     runs["setting"] = [noise_label(row) for _, row in runs.iterrows()]
     settings = runs.drop_duplicates("setting")[["setting", *NOISE_FIELDS]]
     reference = uniform_setting(settings)
-    order = _order(settings, reference)
-    registers = _registers(runs, order, prefix)
-    changes = _changes(runs, order, reference, prefix) if reference else _empty_changes()
+    order = setting_order(settings, reference)
+    registers = register_levels(runs, order, prefix)
+    changes = changes_against(runs, order, reference, prefix) if reference else empty_changes()
     answer = _answer(registers, changes, reference)
     return NoiseStudy(
         comparison.experiment,
@@ -227,88 +144,6 @@ def _study(comparison: Comparison, prefix: str = "test", audio: str = "clean") -
         answer if audio == "clean" else f"On {audio} test audio: {answer}",
         audio,
     )
-
-
-def _order(settings: pd.DataFrame, reference: str | None) -> list[str]:
-    ranked = (
-        settings.assign(
-            key=[
-                tuple(np.inf if pd.isna(v) else v for v in row)
-                for row in settings[list(NOISE_FIELDS)].itertuples(index=False)
-            ]
-        )
-        .sort_values("key")["setting"]
-        .tolist()
-    )
-    return [reference, *[s for s in ranked if s != reference]] if reference else ranked
-
-
-def _column(metric: str, register: str, prefix: str) -> str:
-    return f"{prefix}_{metric}" if register == "all" else f"{prefix}_{metric}_{register}"
-
-
-def _registers(runs: pd.DataFrame, order: list[str], prefix: str) -> pd.DataFrame:
-    rows = []
-    for setting in order:
-        part = runs[runs["setting"] == setting]
-        for register in REGISTERS:
-            row = {
-                "setting": setting,
-                "register": register,
-                "n": len(part),
-                "seeds": ",".join(str(s) for s in sorted(part["seed"].astype(int))),
-            }
-            for metric in METRICS:
-                values = part[_column(metric, register, prefix)].to_numpy(dtype=float)
-                interval = mean_interval(values)
-                low, high = interval.low, interval.high
-                if metric == "note_acc":
-                    low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
-                row |= {
-                    f"{metric}_mean": interval.mean,
-                    f"{metric}_ci_low": low,
-                    f"{metric}_ci_high": high,
-                }
-            row["baseline_psnr"] = part["baseline_psnr"].mean()
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _empty_changes() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=["setting", "register", "metric", "change", "ci_low", "ci_high", "n", "paired"]
-    )
-
-
-def _changes(runs: pd.DataFrame, order: list[str], reference: str, prefix: str) -> pd.DataFrame:
-    base = runs[runs["setting"] == reference].sort_values("seed")
-    rows = []
-    for setting in order[1:]:
-        part = runs[runs["setting"] == setting].sort_values("seed")
-        paired = (
-            len(part) > 1
-            and part["seed"].tolist() == base["seed"].tolist()
-            and part["seed"].is_unique
-        )
-        for metric in METRICS:
-            for register in REGISTERS:
-                column = _column(metric, register, prefix)
-                interval = difference_interval(
-                    part[column].to_numpy(dtype=float), base[column].to_numpy(dtype=float), paired
-                )
-                rows.append(
-                    {
-                        "setting": setting,
-                        "register": register,
-                        "metric": metric,
-                        "change": interval.mean,
-                        "ci_low": interval.low,
-                        "ci_high": interval.high,
-                        "n": interval.n,
-                        "paired": paired,
-                    }
-                )
-    return pd.DataFrame(rows) if rows else _empty_changes()
 
 
 def _signed(row: pd.Series, metric: str) -> str:
@@ -358,40 +193,4 @@ def _answer(registers: pd.DataFrame, changes: pd.DataFrame, reference: str | Non
         f"Elsewhere: {rest}. Over the whole keyboard: "
         f"{_signed(psnr.loc[(best, 'all')], 'psnr')} dB. "
         f"Intervals are 95% over {n} seed(s), {how}."
-    )
-
-
-def _dodged(
-    axis: Axes,
-    frame: pd.DataFrame,
-    settings: list[str],
-    palette: dict,
-    scale: float,
-    mean: str,
-    low: str,
-    high: str,
-) -> None:
-    """Points with interval bars per register, one offset colour per setting."""
-    width = 0.7
-    step = width / max(len(settings), 1)
-    for i, setting in enumerate(settings):
-        part = frame[frame["setting"] == setting].set_index("register").reindex(list(REGISTERS))
-        x = np.arange(len(REGISTERS)) - width / 2 + step * (i + 0.5)
-        centre = part[mean].to_numpy(dtype=float) * scale
-        # rounding can leave a point interval a hair outside its mean: clip at zero
-        lower = np.clip(np.nan_to_num(centre - part[low].to_numpy(dtype=float) * scale), 0, None)
-        upper = np.clip(np.nan_to_num(part[high].to_numpy(dtype=float) * scale - centre), 0, None)
-        axis.errorbar(
-            x,
-            centre,
-            yerr=[lower, upper],
-            fmt="o",
-            color=palette[setting],
-            capsize=3,
-            markersize=6,
-            label=setting,
-        )
-    axis.grid(axis="x", visible=False)
-    axis.set_xticks(
-        np.arange(len(REGISTERS)), ["low (A0-B2)", "mid (C3-B5)", "high (C6-C8)", "all keys"]
     )

@@ -10,23 +10,19 @@ are not trials: they get their own frames and never enter a trial's table or cou
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import math
-import os
-import tempfile
 import types
 import typing
-from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from analysis.artifacts import artifact_tables
+from analysis.configs import HYPERPARAMETERS, config_labels
+from analysis.history import read_history, with_best
 from search_spaces.tags import (
     COMMIT,
     DATASET,
@@ -41,7 +37,6 @@ from search_spaces.tags import (
     RAN_FIELDS,
     ROLE,
     STATUS,
-    ran_label,
     ran_tag,
 )
 from trainables.errors import SheetsweepError
@@ -49,20 +44,11 @@ from trainables.model.metrics import REGISTER_METRICS
 from trainables.training.artifacts import PER_KEY_PSNR, TEST_SCORES
 from trainables.training.config import TrialConfig
 
-log = logging.getLogger(__name__)
-
 #: The trial states a sweep writes; `running` is a trial of a sweep still in progress.
 STATES = ("finished", "pruned", "failed", "lost", "running")
-#: Every hyperparameter of a trial, in TrialConfig's order.
-HYPERPARAMETERS = tuple(f.name for f in fields(TrialConfig))
 #: A param a run lacks (logged before its field existed) reads as the field's default,
 #: which is how that run trained.
 PARAM_DEFAULTS = {name: str(value) for name, value in TrialConfig().to_dict().items()}
-NOISE_FIELDS = ("snr_low_db", "snr_mid_db", "snr_high_db")
-#: Metrics whose per-epoch history is read: for the learning curves and the best epoch.
-HISTORY_METRICS = ("train_loss", "test_loss", "test_psnr", "test_note_acc", "test_ssim")
-#: Direction of "best" for the history metrics (losses fall, scores rise).
-LOWER_IS_BETTER = frozenset({"train_loss", "test_loss"})
 PER_KEY_COLUMNS = ("run_id", "midi", "note", "register", "psnr", "ssim", "note_acc", "n")
 TEST_SCORE_COLUMNS = ("run_id", "midi", "note", "register", "predicted_midi", "correct", "psnr")
 #: What an evaluation run logs: `summarize(scores, "test")` over every note of a dataset.
@@ -198,17 +184,17 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
         )
     trials = pd.DataFrame(rows)
     trials = _typed(trials)
-    history = _history(client, trials)
-    trials = _with_best(trials, history)
-    per_key = _artifact_tables(
+    history = read_history(client, trials)
+    trials = with_best(trials, history)
+    per_key = artifact_tables(
         client, trials[trials["status"].isin(["finished", "pruned"])], PER_KEY_PSNR, PER_KEY_COLUMNS
     )
-    test_scores = _artifact_tables(
+    test_scores = artifact_tables(
         client, trials[trials["status"] == "finished"], TEST_SCORES, TEST_SCORE_COLUMNS
     )
     names = {e["experiment_id"]: e["experiment"] for e in found}
     evaluations = _evaluations(evaluated, names, trials)
-    evaluation_scores = _artifact_tables(client, evaluations, TEST_SCORES, TEST_SCORE_COLUMNS)
+    evaluation_scores = artifact_tables(client, evaluations, TEST_SCORES, TEST_SCORE_COLUMNS)
     return Runs(
         tracking_uri,
         pd.DataFrame(found),
@@ -233,77 +219,6 @@ def require_finished(runs: Runs) -> None:
             f"no finished trials in experiment(s) {stale} at {runs.tracking_uri} "
             f"(trials by state: {states}){first}"
         )
-
-
-def varying_fields(trials: pd.DataFrame) -> list[str]:
-    """Hyperparameters (seed aside) that take more than one value among `trials`."""
-    return [
-        name
-        for name in HYPERPARAMETERS
-        if name != "seed" and name in trials and trials[name].nunique(dropna=False) > 1
-    ]
-
-
-def config_labels(trials: pd.DataFrame, with_study: bool | None = None) -> pd.Series:
-    """A short name per run for its config: the fields that vary within its study.
-
-    With several studies (or `with_study`) the study's name leads, so labels stay unique.
-    """
-    several = trials["experiment"].nunique() > 1 if with_study is None else with_study
-    labels = pd.Series("", index=trials.index, dtype=object)
-    for name, runs in trials.groupby("experiment", sort=False):
-        varying = varying_fields(runs)
-        noise = [f for f in varying if f in NOISE_FIELDS]
-        shown = [f for f in varying if f not in NOISE_FIELDS]
-        for index, row in runs.iterrows():
-            parts = [f"{f}={format_value(row[f])}" for f in shown]
-            if noise:
-                label = noise_label(row)
-                parts.append(label if label == "no noise" else f"SNR {label}")
-            label = ", ".join(parts) or "all runs"
-            labels[index] = f"{name}: {label}" if several else label
-    return labels
-
-
-def hardware_labels(trials: pd.DataFrame) -> list[str]:
-    """What made the results: each device with the precision and memory format its trials
-    ran in, and how many trials; runs from before this was recorded count as unrecorded."""
-    if trials.empty:
-        return []
-    labels = trials.apply(
-        lambda t: (
-            ran_label(
-                t["ran_device"],
-                t["ran_device_capability"],
-                t["ran_precision"],
-                t["ran_memory_format"],
-            )
-            if isinstance(t.get("ran_device"), str)
-            else "not recorded"
-        ),
-        axis=1,
-    )
-    return [f"{label}: {n} trial(s)" for label, n in labels.value_counts().sort_index().items()]
-
-
-def noise_label(row: pd.Series | dict) -> str:
-    """`10/10/10 dB` (SNR of the low/mid/high registers); `off` where no noisy copy."""
-    values = [row[f] for f in NOISE_FIELDS]
-    if all(_missing(v) for v in values):
-        return "no noise"
-    return "/".join("off" if _missing(v) else format_value(v) for v in values) + " dB"
-
-
-def format_value(value: Any) -> str:
-    if _missing(value):
-        return "None"
-    if isinstance(value, float):  # 4 significant digits below 1 (lr), all of them above
-        return f"{value:.4g}" if abs(value) < 1 else f"{value:g}"
-    return str(value)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _experiment(client: MlflowClient, tracking_uri: str, name: str):
@@ -410,71 +325,3 @@ def _typed(trials: pd.DataFrame) -> pd.DataFrame:
         else:
             typed[name] = raw.astype(object)
     return typed
-
-
-def _history(client: MlflowClient, trials: pd.DataFrame) -> pd.DataFrame:
-    rows = [
-        {"run_id": run_id, "metric": metric, "epoch": int(m.step), "value": float(m.value)}
-        for run_id in trials["run_id"]
-        for metric in HISTORY_METRICS
-        for m in client.get_metric_history(run_id, metric)
-    ]
-    history = pd.DataFrame(rows, columns=["run_id", "metric", "epoch", "value"])
-    # a retried trial may log an epoch twice: keep the last write
-    return history.drop_duplicates(["run_id", "metric", "epoch"], keep="last")
-
-
-def _with_best(trials: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-    """`best_<metric>` over the history (max, min for losses), `epochs_done`, `best_epoch`."""
-    out = trials.set_index("run_id")
-    for metric, values in history.groupby("metric"):
-        per_run = values.groupby("run_id")["value"]
-        out[f"best_{metric}"] = per_run.min() if metric in LOWER_IS_BETTER else per_run.max()
-    if len(history):
-        out["epochs_done"] = history.groupby("run_id")["epoch"].max().astype("Int64")
-        psnr = history[history["metric"] == "test_psnr"]
-        if len(psnr):
-            best_rows = psnr.loc[psnr.groupby("run_id")["value"].idxmax()]
-            out["best_epoch"] = best_rows.set_index("run_id")["epoch"].astype("Int64")
-    for metric in HISTORY_METRICS:  # a run without history: best is the final value
-        if metric in out:
-            best = out.get(f"best_{metric}", pd.Series(index=out.index, dtype=float))
-            out[f"best_{metric}"] = best.fillna(out[metric])
-    return out.reset_index()
-
-
-@contextlib.contextmanager
-def _no_progress_bars() -> Iterator[None]:
-    """MLflow draws a progress bar per downloaded file: dozens of lines of noise here."""
-    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
-    before = os.environ.get(name)
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
-def _artifact_tables(
-    client: MlflowClient, trials: pd.DataFrame, artifact: str, columns: tuple[str, ...]
-) -> pd.DataFrame:
-    """The CSV artifact `artifact` of every run in `trials`, stacked with a run_id column.
-    A run without it (an older trial, a failed upload) is skipped with a warning."""
-    frames = []
-    with tempfile.TemporaryDirectory() as folder, _no_progress_bars():
-        for run_id in trials["run_id"]:
-            try:
-                path = client.download_artifacts(run_id, artifact, str(Path(folder) / run_id))
-            except (MlflowException, OSError) as error:
-                log.warning("run %s has no %s artifact: %s", run_id, artifact, error)
-                continue
-            table = pd.read_csv(path, dtype={"note": str, "register": str})
-            table.insert(0, "run_id", run_id)
-            frames.append(table)
-    if not frames:
-        return pd.DataFrame(columns=list(columns))
-    stacked = pd.concat(frames, ignore_index=True)
-    return stacked[[c for c in columns if c in stacked]]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis import thesis
 from analysis.comparisons import Comparison, find_comparisons
-from analysis.runs import config_labels, format_value
+from analysis.configs import config_labels, format_value
 from analysis.stats import mean_interval
 from trainables.keys import Register
 

@@ -14,38 +14,27 @@ from typing import Any
 
 import yaml
 
+from search_spaces.study_schema import (
+    ASHA,
+    DATASET,
+    DISTRIBUTIONS,
+    METRICS,
+    MODES,
+    OPTUNA,
+    REQUIRED,
+    RESOURCES,
+    SCHEDULERS,
+    SEARCHERS,
+    TOP_LEVEL,
+    is_a,
+)
 from trainables.data.instruments import DEFAULT_SOUNDFONT, PIANO_PRESETS
 from trainables.data.rendering import DEFAULT_RENDERER, RENDERERS
 from trainables.errors import ConfigError
-from trainables.model.metrics import EPOCH_METRICS
 from trainables.text_files import read_utf8
 from trainables.training.config import TrialConfig
 
 STUDIES_DIR = Path(__file__).parent / "studies"
-SEARCHERS = ("grid", "optuna")
-SCHEDULERS = ("none", "asha")
-DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
-#: Metrics a study may optimise: what every trial reports each epoch.
-METRICS = tuple(m for m in EPOCH_METRICS if m.startswith("test_"))
-TOP_LEVEL = {
-    "name": str,
-    "question": str,
-    "metric": str,
-    "mode": str,
-    "searcher": str,
-    "optuna": dict,
-    "scheduler": str,
-    "asha": dict,
-    "num_trials": int,
-    "seeds": list,
-    "dataset": dict,
-    "fixed": dict,
-    "space": dict,
-    "resources": dict,
-    "max_concurrent": int,
-    "max_failures": int,
-}
-REQUIRED = ("name", "question", "metric", "mode", "searcher", "seeds", "fixed", "space")
 
 
 class StudyError(ConfigError):
@@ -173,14 +162,14 @@ def parse_study(raw: Any, path: Path) -> Study:
     raw = {k: v for k, v in raw.items() if v is not None}  # `asha:` alone means defaults
     for key, kind in TOP_LEVEL.items():
         value = raw.get(key)
-        if value is not None and not _is(value, kind):
+        if value is not None and not is_a(value, kind):
             raise StudyError(f"{where}: field {key!r}: {value!r} is not a {kind.__name__}")
-    _one_of(where, "mode", raw["mode"], ("max", "min"))
+    _one_of(where, "mode", raw["mode"], MODES)
     _one_of(where, "searcher", raw["searcher"], SEARCHERS)
     _one_of(where, "scheduler", raw.get("scheduler", "none"), SCHEDULERS)
     _one_of(where, "metric", raw["metric"], METRICS)
     seeds = raw["seeds"]
-    if not seeds or not all(_is(s, int) for s in seeds) or len(set(seeds)) != len(seeds):
+    if not seeds or not all(is_a(s, int) for s in seeds) or len(set(seeds)) != len(seeds):
         raise StudyError(f"{where}: field 'seeds': {seeds!r}, expected distinct integers")
     fixed = dict(raw["fixed"])
     space = tuple(_dimension(where, name, spec) for name, spec in raw["space"].items())
@@ -198,15 +187,9 @@ def parse_study(raw: Any, path: Path) -> Study:
             raise StudyError(f"{where}: 'num_trials' is for searcher 'optuna'; a grid runs all")
     elif any(isinstance(v, dict) for d in space for v in d.values):
         raise StudyError(f"{where}: choices of mappings need searcher 'grid'")
-    optuna = _section(
-        where, "optuna", raw.get("optuna") or {}, {"seed": int, "n_startup_trials": int}
-    )
-    asha = _section(
-        where, "asha", raw.get("asha") or {}, {"grace_period": int, "reduction_factor": float}
-    )
-    resources_ = _section(
-        where, "resources", raw.get("resources") or {}, {"cpu": float, "gpu": float}
-    )
+    optuna = _section(where, "optuna", raw.get("optuna") or {}, OPTUNA)
+    asha = _section(where, "asha", raw.get("asha") or {}, ASHA)
+    resources_ = _section(where, "resources", raw.get("resources") or {}, RESOURCES)
     cpu, gpu = float(resources_.get("cpu", 1)), float(resources_.get("gpu", 0))
     if cpu <= 0 or gpu < 0:
         raise StudyError(f"{where}: resources cpu={cpu}, gpu={gpu}: expected cpu > 0, gpu >= 0")
@@ -246,14 +229,6 @@ def parse_study(raw: Any, path: Path) -> Study:
     return study
 
 
-def _is(value: Any, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
 def _one_of(where: str, key: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise StudyError(f"{where}: field {key!r}: {value!r}, expected one of {list(allowed)}")
@@ -264,7 +239,7 @@ def _section(where: str, name: str, values: dict, schema: dict[str, type]) -> di
     if unknown:
         raise StudyError(f"{where}: {name}: unknown field(s) {unknown}; known: {sorted(schema)}")
     for key, kind in schema.items():
-        if key in values and not _is(values[key], kind):
+        if key in values and not is_a(values[key], kind):
             raise StudyError(f"{where}: {name}.{key}: {values[key]!r} is not a {kind.__name__}")
     return values
 
@@ -290,7 +265,7 @@ def _dimension(where: str, name: str, spec: Any) -> Dimension:
         if any(bundles) and not all(bundles):
             raise StudyError(f"{where}: space.{name}.choice: mix of mappings and values")
         return Dimension(name, kind, tuple(values))
-    if len(values) != 2 or not all(_is(v, float) for v in values):
+    if len(values) != 2 or not all(is_a(v, float) for v in values):
         raise StudyError(f"{where}: space.{name}.{kind}: expected [low, high], got {values!r}")
     low, high = values
     if not low < high:
@@ -328,16 +303,7 @@ def _check_fields(where: str, fixed: dict, space: tuple[Dimension, ...]) -> None
 
 
 def _dataset(where: str, values: dict) -> DatasetRef:
-    schema = {
-        "root": str,
-        "soundfonts": list,
-        "presets": list,
-        "velocities": list,
-        "test_fraction": float,
-        "held_out_instruments": list,
-        "renderer": str,
-    }
-    _section(where, "dataset", values, schema)
+    _section(where, "dataset", values, DATASET)
     default = DatasetRef()
     renderer = values.get("renderer", default.renderer)
     if renderer not in RENDERERS:

@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from analysis.runs import HYPERPARAMETERS
+from analysis.configs import HYPERPARAMETERS
 from trainables.model.metrics import REGISTER_METRICS
 from trainables.training.config import TrialConfig
 

@@ -18,14 +18,12 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from analysis.__main__ import main
-from analysis.report import Heading, build_report
+from analysis.document import Heading
+from analysis.generalisation import generalisation_table, latest_evaluations
+from analysis.report import build_report
 from analysis.runs import EVALUATION_COLUMNS, Runs
-from analysis.scorecard import (
-    evaluation_errors_table,
-    generalisation_table,
-    latest_evaluations,
-    scorecard,
-)
+from analysis.scorecard import scorecard
+from analysis.wrong_keys import evaluation_errors_table
 from search_spaces.tags import (
     DATASET,
     DATASET_NAME,

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.patches import Rectangle
 
+from analysis.configs import config_labels
 from analysis.figures import (
     draw_keyboard,
     learning_curves,
@@ -16,7 +17,6 @@ from analysis.figures import (
     save_png,
     top_configs,
 )
-from analysis.runs import config_labels
 from tests.analysis.png import assert_real_png
 
 

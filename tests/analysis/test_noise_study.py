@@ -8,9 +8,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy import stats
 
+from analysis.configs import NOISE_FIELDS
 from analysis.figures import png_bytes
-from analysis.noise_study import noise_studies, uniform_setting
-from analysis.runs import NOISE_FIELDS
+from analysis.noise_effects import uniform_setting
+from analysis.noise_study import noise_studies
 from tests.analysis.frames import trials_frame
 from tests.analysis.png import assert_real_png
 

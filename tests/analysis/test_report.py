@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from analysis.report import (
-    FigureBlock,
-    Heading,
-    build_report,
-    log_report,
-    render_html,
-    render_markdown,
-    write_report,
-)
+from analysis.document import FigureBlock, Heading
+from analysis.render import render_html, render_markdown
+from analysis.report import build_report, log_report, write_report
 from analysis.tables import kernel_tables, loss_tables
 from tests.analysis.frames import synthetic_runs, trials_frame
 from tests.analysis.png import assert_real_png

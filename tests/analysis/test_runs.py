@@ -9,16 +9,13 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from analysis.configs import config_labels, hardware_labels, noise_label, varying_fields
 from analysis.runs import (
     AnalysisError,
     EmptyExperimentError,
     ExperimentNotFoundError,
-    config_labels,
-    hardware_labels,
     load_runs,
-    noise_label,
     require_finished,
-    varying_fields,
 )
 from search_spaces.study import load_study
 from search_spaces.tags import ROLE, STATUS

@@ -7,14 +7,11 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from analysis.report import FigureBlock, Heading, build_report
-from analysis.scorecard import (
-    ERROR_KINDS,
-    confusion_list,
-    error_kind,
-    is_single_config,
-    scorecard,
-)
+from analysis.document import FigureBlock, Heading
+from analysis.generalisation import is_single_config
+from analysis.report import build_report
+from analysis.scorecard import scorecard
+from analysis.wrong_keys import ERROR_KINDS, confusion_list, error_kind
 from tests.analysis.png import assert_real_png
 
 

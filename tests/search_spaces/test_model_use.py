@@ -31,7 +31,7 @@ from search_spaces.evaluate_cli import main as evaluate_main
 from search_spaces.register_cli import main as register_main
 from search_spaces.tags import DATASET_NAME, EVALUATION, MODEL_RUN, MODEL_URI, ROLE, STATUS
 from tests.processes import free_port, start, stop, wait_for
-from tests.trainables.test_onsets import as_recording
+from tests.trainables.data.test_onsets import as_recording
 from trainables.data.audio import read_wav
 from trainables.data.cli import main as dataset_main
 from trainables.serving.sheet_model import image_from_png_base64, load_reader

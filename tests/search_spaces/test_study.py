@@ -6,13 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from search_spaces.preflight import check_local_precision, check_local_resources
 from search_spaces.study import STUDIES_DIR, Dimension, StudyError, load_study, parse_study
-from search_spaces.sweep import (
-    check_local_precision,
-    check_local_resources,
-    describe_plan,
-    grid_configs,
-)
+from search_spaces.summary import describe_plan
+from search_spaces.tune_run import grid_configs
 
 ROOT = Path(__file__).parents[2]
 SHIPPED = sorted(p.stem for p in STUDIES_DIR.glob("*.yaml"))

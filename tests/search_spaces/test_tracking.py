@@ -9,8 +9,9 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from search_spaces.study import load_study
+from search_spaces.sweep_tracking import open_sweep
 from search_spaces.tags import KEY, PARENT, ROLE, STATUS
-from search_spaces.tracking import close_from_results, close_orphans, open_sweep
+from search_spaces.tracking import close_from_results, close_orphans
 from trainables.training.identity import ARTIFACTS
 
 

@@ -17,10 +17,6 @@ from pathlib import Path
 
 from trainables.data.dataset import DatasetInfo, DatasetSpec, build_dataset
 from trainables.data.engraving import contact_sheet
-from trainables.errors import SheetsweepError
-from trainables.keys import Key, midi_from_name
-from trainables.data.recordings import IMPORT_DURATION_S, import_recordings
-from trainables.data.rendering import DEFAULT_RENDERER, RENDERERS
 from trainables.data.instruments import (
     DEFAULT_SOUNDFONT,
     PIANO_PRESETS,
@@ -28,6 +24,10 @@ from trainables.data.instruments import (
     NoteTiming,
     find_soundfont,
 )
+from trainables.data.recordings import IMPORT_DURATION_S, import_recordings
+from trainables.data.rendering import DEFAULT_RENDERER, RENDERERS
+from trainables.errors import SheetsweepError
+from trainables.keys import Key, midi_from_name
 
 
 def int_list(text: str) -> tuple[int, ...]:

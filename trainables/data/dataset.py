@@ -35,9 +35,6 @@ from trainables.data.annotations import (
 )
 from trainables.data.audio import SILENCE_PEAK
 from trainables.data.engraving import engrave_targets
-from trainables.errors import DatasetError, SoundFontError
-from trainables.keys import KEYS
-from trainables.data.rendering import DEFAULT_RENDERER, check_renderer, render_notes
 from trainables.data.instruments import (
     DEFAULT_SOUNDFONT,
     PIANO_PRESETS,
@@ -45,6 +42,9 @@ from trainables.data.instruments import (
     NoteTiming,
     preset_names,
 )
+from trainables.data.rendering import DEFAULT_RENDERER, check_renderer, render_notes
+from trainables.errors import DatasetError, SoundFontError
+from trainables.keys import KEYS
 
 log = logging.getLogger(__name__)
 MANIFEST = "dataset.json"

@@ -23,9 +23,9 @@ from ctypes import c_int, c_void_p
 
 import numpy as np
 
+from trainables.data.instruments import Instrument, NoteTiming, missing_preset
 from trainables.errors import SoundFontError
 from trainables.keys import Key
-from trainables.data.instruments import Instrument, NoteTiming, missing_preset
 
 #: FluidSynth's linear output gain: the loudest General MIDI piano note of the Debian
 #: SoundFonts peaks near -5 dBFS, the quietest notes near -33 dBFS (PCM16 keeps them).

@@ -81,7 +81,6 @@ def find_soundfont(name: str | Path) -> Path:
     raise SoundFontError(f"SoundFont {name} is not a file{looked}{install}")
 
 
-
 def open_soundfont(path: Path, timing: NoteTiming) -> tuple[tinysoundfont.Synth, int]:
     if not path.is_file():
         raise SoundFontError(f"SoundFont {path} does not exist (expected an .sf2 or .sf3 file)")
@@ -114,4 +113,3 @@ def missing_preset(instrument: Instrument) -> SoundFontError:
         f"{instrument.soundfont} has no bank-0 preset {instrument.preset} "
         f"(it defines {available[:16]}{'...' if len(available) > 16 else ''})"
     )
-

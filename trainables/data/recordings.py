@@ -25,7 +25,12 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
-from trainables.data.annotations import check_annotations, read_csv_text, row_label, stratified_split
+from trainables.data.annotations import (
+    check_annotations,
+    read_csv_text,
+    row_label,
+    stratified_split,
+)
 from trainables.data.audio import read_wav
 from trainables.data.dataset import (
     IMPORT_COUNTS,
@@ -36,10 +41,10 @@ from trainables.data.dataset import (
     up_to_date,
 )
 from trainables.data.engraving import engrave_targets
+from trainables.data.instruments import NoteTiming
+from trainables.data.onsets import NoNoteFound, RecordingTooShort, cut_window
 from trainables.errors import DatasetError
 from trainables.keys import PITCH_CLASSES, is_piano_key, midi_from_name, note_name, register_of
-from trainables.data.onsets import NoNoteFound, RecordingTooShort, cut_window
-from trainables.data.instruments import NoteTiming
 
 log = logging.getLogger(__name__)
 #: An imported recording is cut to the rendered notes' length unless told otherwise.

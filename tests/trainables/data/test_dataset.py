@@ -8,8 +8,8 @@ import soundfile
 from tests.conftest import SMALL_SPEC
 from trainables.data.annotations import COLUMNS, load_annotations
 from trainables.data.dataset import DatasetSpec, build_dataset, dataset_hash
-from trainables.errors import DatasetError, SoundFontError
 from trainables.data.recordings import import_recordings
+from trainables.errors import DatasetError, SoundFontError
 
 
 def test_annotations_follow_the_contract(small_root):

@@ -10,9 +10,9 @@ from pretty_midi import note_number_to_hz
 
 from trainables.data.annotations import load_annotations
 from trainables.data.dataset import DatasetSpec, build_dataset
-from trainables.keys import KEYS
 from trainables.data.instruments import Instrument, NoteTiming
 from trainables.data.rendering import render_notes
+from trainables.keys import KEYS
 
 FLUID = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 MUSESCORE = Path("/usr/share/sounds/sf3/MuseScore_General.sf3")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from trainables.image_size import HEIGHT, WIDTH
 from trainables.data.engraving import Clef, Engraver, clef_for, load_targets, note_mei
+from trainables.image_size import HEIGHT, WIDTH
 from trainables.keys import KEYS, Key, midi_from_name
 
 

@@ -7,10 +7,10 @@ import pytest
 from pretty_midi import note_number_to_hz
 
 from trainables.data.dataset import DatasetSpec, build_dataset
-from trainables.errors import SoundFontError
-from trainables.keys import KEYS
 from trainables.data.instruments import DEFAULT_SOUNDFONT, Instrument, NoteTiming
 from trainables.data.rendering import render_notes
+from trainables.errors import SoundFontError
+from trainables.keys import KEYS
 
 TIMING = NoteTiming(sample_rate=16000, hold_s=0.3, release_s=0.2)
 PIANO = Instrument(DEFAULT_SOUNDFONT, 0)

@@ -11,8 +11,8 @@ import soundfile
 from trainables.data.annotations import load_annotations
 from trainables.data.audio import load_waveforms
 from trainables.data.cli import main
-from trainables.errors import DatasetError
 from trainables.data.recordings import import_recordings
+from trainables.errors import DatasetError
 
 #: Room noise under every take, -80 dBFS RMS: a real recording is never digital silence.
 ROOM_NOISE = 1e-4

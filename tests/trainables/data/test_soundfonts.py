@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from trainables.errors import SoundFontError
-from trainables.keys import KEYS
 from trainables.data.instruments import DEFAULT_SOUNDFONT, Instrument, NoteTiming, preset_names
 from trainables.data.rendering import render_notes
+from trainables.errors import SoundFontError
+from trainables.keys import KEYS
 
 TIMING = NoteTiming(sample_rate=16000, hold_s=0.3, release_s=0.2)
 

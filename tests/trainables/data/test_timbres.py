@@ -11,9 +11,6 @@ import pandas as pd
 import pytest
 import soundfile
 
-from trainables.training.config import TrialConfig
-from trainables.errors import DatasetError, SoundFontError
-from trainables.keys import KEYS
 from trainables.data.instruments import (
     DEFAULT_SOUNDFONT,
     Instrument,
@@ -29,6 +26,9 @@ from trainables.data.timbres import (
     similarity,
     soundfont_of,
 )
+from trainables.errors import DatasetError, SoundFontError
+from trainables.keys import KEYS
+from trainables.training.config import TrialConfig
 from trainables.training.data import split_rows
 
 TIMING = NoteTiming(sample_rate=16000, hold_s=0.6, release_s=0.2)

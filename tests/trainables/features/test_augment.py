@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainables import augment as A
+from tests.trainables.conftest import QUICK
 from trainables.errors import ConfigError
+from trainables.features import augment as A
 from trainables.training.config import TrialConfig
 from trainables.training.data import prepare_data
-
-from .conftest import QUICK
 
 RATE = 16000
 

@@ -9,6 +9,7 @@ import json
 import pytest
 import torch
 
+from tests.trainables.conftest import QUICK
 from trainables.errors import ConfigError
 from trainables.features.spectrograms import CQT_BINS, FeatureSettings, cqt_db, spectrogram_db
 from trainables.keys import KEYS
@@ -16,8 +17,6 @@ from trainables.model.net import SheetMusicNet
 from trainables.training.config import TrialConfig
 from trainables.training.data import prepare_data
 from trainables.training.identity import trial_key
-
-from .conftest import QUICK
 
 SETTINGS = FeatureSettings(spectrogram="cqt")
 

@@ -11,7 +11,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from trainables.data.engraving import load_targets
 from trainables.model.losses import LOSSES, gaussian_taps, loss_fn, ssim, ssim_loss
 
-TARGETS = Path(__file__).parents[2] / "data" / "default" / "targets"
+TARGETS = Path(__file__).parents[3] / "data" / "default" / "targets"
 
 
 def reference(prediction: torch.Tensor, target: torch.Tensor) -> float:

@@ -14,7 +14,7 @@ import pytest
 import soundfile
 import torch
 
-from tests.trainables.test_onsets import as_recording
+from tests.trainables.data.test_onsets import as_recording
 from trainables.data.annotations import load_annotations
 from trainables.data.audio import read_wav
 from trainables.data.onsets import cut_window

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.trainables.test_training import QUICK  # the same cached features
+from tests.trainables.conftest import QUICK  # the same cached features
 from trainables.training.config import TrialConfig
 from trainables.training.data import prepare_data
 from trainables.training.hardware import (
