@@ -134,10 +134,27 @@ def make_tuner(
     path = f"{storage}/{name}"
     if restore and tune.Tuner.can_restore(path):
         log.info("resuming the Tune experiment at %s", path)
-        # Errored trials start again from scratch: relaunching is how a fixed bug is retried.
-        return tune.Tuner.restore(
-            path, trainable, resume_unfinished=True, restart_errored=True, param_space=param_space
-        )
+        try:
+            # Errored trials start again from scratch: relaunching is how a fixed bug is retried.
+            return tune.Tuner.restore(
+                path,
+                trainable,
+                resume_unfinished=True,
+                restart_errored=True,
+                param_space=param_space,
+            )
+        except (ImportError, AttributeError) as error:
+            # Tune pickles the trainable and the callbacks by module path: a sheetsweep whose
+            # modules moved cannot unpickle them. MLflow knows every finished trial by its
+            # key, so a fresh experiment in the same place trains only what is missing.
+            log.warning(
+                "the Tune experiment at %s was saved by another version of sheetsweep and "
+                "cannot be restored (%s: %s); starting it afresh there: the trials MLflow "
+                "has finished are reported from MLflow, not trained again",
+                path,
+                type(error).__name__,
+                error,
+            )
     searched = study.searched_fields
     return tune.Tuner(
         trainable,

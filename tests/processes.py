@@ -17,8 +17,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
-RAY = str(Path(sys.executable).parent / "ray")
+from tests.commands import ROOT, console_script, run_command
+
+RAY = console_script("ray")
 #: `ray start --head` turns on Ray's token authentication; the other nodes and the probes
 #: send the token it keeps in ~/.ray/auth_token.
 TOKEN = {"RAY_AUTH_MODE": "token"}
@@ -68,13 +69,7 @@ def ask_cluster(address: str, expression: str) -> object | None:
         f"print(json.dumps({expression}))"
     )
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", probe],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, **TOKEN},
-        )
+        result = run_command([sys.executable, "-c", probe], env=TOKEN, timeout=60, cwd=None)
     except subprocess.TimeoutExpired:  # the head is still starting on a busy machine
         return None
     if result.returncode:

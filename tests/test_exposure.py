@@ -1,30 +1,28 @@
 """Exposure: what the platform serves, loads and logs."""
 
-import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
 import torch
 
-from tests.processes import ROOT, mlflow_server
+from tests.commands import ROOT, run_command
+from tests.processes import mlflow_server
 from trainables.model.net import ModelConfig, SheetMusicNet
 from trainables.training.artifacts import load_weights
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10"])
 def test_server_refuses_another_address_without_authentication(host, tmp_path):
-    result = subprocess.run(
+    result = run_command(
         ["bash", "mlflow/serve.sh"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
         env={
             "PATH": "/usr/bin:/bin",
             "MLFLOW_HOST": host,
             "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path}/x.db",
         },
+        inherit=False,
+        timeout=60,
     )
     assert result.returncode == 2
     assert f"refusing to listen on {host} without authentication" in result.stderr

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.commands import ROOT
+
 PACKAGES = ("trainables", "search_spaces", "analysis")
 #: Layers in the order data flows; a module may import from its own layer and lower ones.
 LAYERS = (

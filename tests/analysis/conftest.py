@@ -20,8 +20,8 @@ import pytest
 from analysis.runs import Runs, load_runs
 from search_spaces.study import Dimension, Study, load_study
 from search_spaces.sweep import SweepOptions, run_sweep
+from tests.commands import ROOT
 
-ROOT = Path(__file__).parents[2]
 #: The smoke dataset is cached in the repository's data/ folder and shared with the CLI.
 SMOKE_DATA = ROOT / "data" / "smoke"
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 from analysis.__main__ import main
-
-ROOT = Path(__file__).parents[2]
+from tests.commands import ROOT, report_command, run_command
 
 
 def test_report_command(smoke_store, tmp_path: Path, capsys):
@@ -66,22 +63,8 @@ def test_unknown_experiment_exits_2(smoke_store, tmp_path: Path, capsys):
 
 
 def test_module_entry_point_exits_2_on_a_missing_store(tmp_path: Path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "report",
-            "--experiment",
-            "smoke",
-            "--tracking-uri",
-            f"sqlite:///{tmp_path / 'none.db'}",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_command(
+        report_command("smoke", f"sqlite:///{tmp_path / 'none.db'}", tmp_path / "out"),
         timeout=120,
     )
     assert result.returncode == 2 and "no MLflow store" in result.stderr

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from benchmarks import common, render
-
-ROOT = Path(__file__).parents[2]
+from tests.commands import ROOT, run_command
 
 
 def test_every_benchmark_names_itself_and_says_what_it_compares():
@@ -90,12 +87,8 @@ def test_render_rewrites_only_between_the_markers(tmp_path):
 def test_the_quick_suite_runs_every_benchmark_and_leaves_the_readme_alone(tmp_path):
     """`python -m benchmarks --quick`: minutes (three sweeps start Ray)."""
     readme = (ROOT / "benchmarks" / "README.md").read_text()
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
+    result = run_command(
+        [sys.executable, "-m", "benchmarks", "--quick", "--results", str(tmp_path)], timeout=1500
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     kind = common.device_kind()

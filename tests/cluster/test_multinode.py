@@ -1,7 +1,5 @@
 """The smoke study submitted to a two-node Ray cluster, logging to a tracking server."""
 
-import os
-import subprocess
 import sys
 import time
 
@@ -9,17 +7,17 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from search_spaces.tags import NODE, ROLE, STATUS
-from tests.processes import ROOT, TOKEN
+from tests.commands import ROOT, console_script, report_command, run_command, sweep_script
+from tests.processes import TOKEN
 
 pytestmark = pytest.mark.cluster
 
 
-def sweep_on(address: str, tracking_uri: str, storage, env: dict | None = None):
-    """What `ray submit ... platform/sweep.py -- --study smoke --address ...` runs."""
-    return subprocess.run(
-        [
-            sys.executable,
-            "platform/sweep.py",
+def sweep_on(address: str, tracking_uri: str, storage, unset: tuple[str, ...] = ()):
+    """What `ray submit ... platform/sweep.py -- --study smoke --address ...` runs: the
+    environment holds the token, less the variables named in `unset`."""
+    return run_command(
+        sweep_script(
             "--study",
             "smoke",
             "--address",
@@ -28,12 +26,10 @@ def sweep_on(address: str, tracking_uri: str, storage, env: dict | None = None):
             tracking_uri,
             "--storage",
             str(storage),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+        ),
+        env=TOKEN,
+        unset=unset,
         timeout=900,
-        env=env if env is not None else {**os.environ, **TOKEN},
     )
 
 
@@ -41,7 +37,7 @@ def test_ray_job_submit_runs_the_study_on_the_cluster(ray_cluster, tmp_path):
     """`ray job submit` against a running cluster whose nodes have the project installed
     (as in the node image). No --working-dir here: both raylets share this machine's Ray
     temp folder, and one replacing the other's unpacked copy pulls the driver's cwd away."""
-    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    ray = console_script("ray")
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     entrypoint = (
         f"cd {ROOT} && {sys.executable} platform/sweep.py --study smoke "
@@ -60,14 +56,7 @@ def test_ray_job_submit_runs_the_study_on_the_cluster(ray_cluster, tmp_path):
     ]
     deadline = time.monotonic() + 60
     while True:
-        result = subprocess.run(
-            submit,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            env={**os.environ, **TOKEN},
-        )
+        result = run_command(submit, env=TOKEN, timeout=900)
         # A busy head registers its job agent some seconds after the node is up, and the job
         # server answers "No available agent ..., please try again later" until then.
         if "No available agent" not in result.stderr or time.monotonic() > deadline:
@@ -101,24 +90,7 @@ def test_smoke_study_runs_across_two_nodes_into_the_server(ray_cluster, tracking
 
 def test_the_report_builds_from_the_server(ray_cluster, tracking_server, tmp_path):
     sweep_on(ray_cluster["address"], tracking_server, tmp_path / "tune")  # reused: seconds
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analysis",
-            "report",
-            "--experiment",
-            "smoke",
-            "--tracking-uri",
-            tracking_server,
-            "--out",
-            str(tmp_path / "report"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_command(report_command("smoke", tracking_server, tmp_path / "report"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "smoke: 4 finished" in result.stdout
     assert (tmp_path / "report" / "report.html").stat().st_size > 50_000
@@ -132,9 +104,11 @@ def test_an_unreachable_tracking_server_stops_the_sweep_before_any_trial(ray_clu
 
 
 def test_joining_without_the_token_says_how_to_fix_it(ray_cluster, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
     result = sweep_on(
-        ray_cluster["address"], f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "tune", env=env
+        ray_cluster["address"],
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        tmp_path / "tune",
+        unset=("RAY_AUTH_MODE",),
     )
     assert result.returncode == 2
     assert "could not join the Ray cluster" in result.stderr
@@ -147,24 +121,19 @@ def test_the_best_model_is_registered_and_read_through_the_server(
     """The registry on PostgreSQL: the study's best model registered after the fact, then
     loaded by `models:/smoke@champion` from the server to read a recording."""
     sweep_on(ray_cluster["address"], tracking_server, tmp_path / "tune")  # reused: seconds
-    bin_folder = os.path.dirname(sys.executable)
-    register = [os.path.join(bin_folder, "sheetsweep-register"), "--experiment", "smoke"]
-    result = subprocess.run(
-        [*register, "--name", "smoke", "--tracking-uri", tracking_server],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    register = [console_script("sheetsweep-register"), "--experiment", "smoke"]
+    result = run_command(
+        [*register, "--name", "smoke", "--tracking-uri", tracking_server], timeout=300, cwd=None
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "alias champion -> version" in result.stdout
     note = small_root / "audio/TimGM6mb-p0/C4_v60.wav"
-    transcribe = [os.path.join(bin_folder, "sheetsweep-transcribe"), str(note)]
-    result = subprocess.run(
+    transcribe = [console_script("sheetsweep-transcribe"), str(note)]
+    result = run_command(
         [*transcribe, "--model", "models:/smoke@champion", "--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
+        env={"MLFLOW_TRACKING_URI": tracking_server},
         timeout=300,
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_server},
+        cwd=None,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{note}: " in result.stdout and "margin" in result.stdout

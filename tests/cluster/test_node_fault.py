@@ -13,7 +13,8 @@ from mlflow.tracking import MlflowClient
 
 from search_spaces.study import STUDIES_DIR
 from search_spaces.tags import KEY, NODE, ROLE, STATUS
-from tests.processes import ROOT, TOKEN, node_ids, two_node_cluster
+from tests.commands import ROOT
+from tests.processes import TOKEN, node_ids, two_node_cluster
 
 pytestmark = pytest.mark.cluster
 

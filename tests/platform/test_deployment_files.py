@@ -1,19 +1,16 @@
 """The files a cluster deploys from: linted and checked here, since Docker can't run here."""
 
 import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from tests.processes import ROOT
+from tests.commands import ROOT, run_command
 
 
 def test_dockerfile_passes_hadolint():
     hadolint = shutil.which("hadolint") or str(ROOT / ".venv/bin/hadolint")
-    result = subprocess.run(
-        [hadolint, "docker/Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    result = run_command([hadolint, "docker/Dockerfile"], timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

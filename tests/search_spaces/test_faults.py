@@ -13,13 +13,9 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from tests.processes import ROOT, mlflow_server
-from tests.search_spaces.test_sweep import (
-    custom_study,
-    kill_driver_after,
-    runs_of,
-    sweep_command,
-)
+from tests.commands import ROOT, run_command, sweep_command
+from tests.processes import mlflow_server
+from tests.search_spaces.test_sweep import custom_study, kill_driver_after, runs_of
 from trainables.training.config import TrialConfig
 from trainables.training.memory import available_memory, training_memory
 
@@ -68,9 +64,7 @@ def test_diverging_oversized_and_raising_trials_stop_alone_with_their_reason(tmp
         }
 
     study = custom_study(tmp_path, "faults", edit)
-    result = subprocess.run(
-        sweep_command(study, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+    result = run_command(sweep_command(study, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "trials: 1 diverged, 1 failed, 1 finished, 1 too_large" in result.stdout
 
@@ -152,9 +146,7 @@ def test_a_killed_optuna_sweep_resumes_with_its_searcher(tmp_path):
         if r.info.status == "FINISHED"
     }
 
-    result = subprocess.run(
-        sweep_command(study, tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=900
-    )
+    result = run_command(sweep_command(study, tmp_path), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     _, _, after = runs_of(tmp_path, "tpe")
     finished = [r for r in after if r.info.status == "FINISHED"]

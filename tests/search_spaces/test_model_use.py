@@ -30,6 +30,7 @@ from analysis.__main__ import main as report_main
 from search_spaces.evaluate_cli import main as evaluate_main
 from search_spaces.register_cli import main as register_main
 from search_spaces.tags import DATASET_NAME, EVALUATION, MODEL_RUN, MODEL_URI, ROLE, STATUS
+from tests.commands import console_script, run_command
 from tests.processes import free_port, start, stop, wait_for
 from tests.trainables.data.test_onsets import as_recording
 from trainables.data.audio import read_wav
@@ -131,13 +132,12 @@ def test_transcribe_reads_a_44k_stereo_recording_in_a_fresh_process(
 
 def transcribe(folder: Path, store: str, *args: str) -> subprocess.CompletedProcess:
     """`sheetsweep-transcribe ARGS` in a fresh process in `folder`, as a user runs it."""
-    return subprocess.run(
-        [BIN / "sheetsweep-transcribe", *args],
-        cwd=folder,  # no dataset here: the model carries what it needs
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_command(
+        [console_script("sheetsweep-transcribe"), *args],
         env={"MLFLOW_TRACKING_URI": store, "PATH": str(BIN)},
+        inherit=False,
+        timeout=300,
+        cwd=folder,  # no dataset here: the model carries what it needs
     )
 
 

@@ -1,6 +1,4 @@
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +8,8 @@ from search_spaces.preflight import check_local_precision, check_local_resources
 from search_spaces.study import STUDIES_DIR, Dimension, StudyError, load_study, parse_study
 from search_spaces.summary import describe_plan
 from search_spaces.tune_run import grid_configs
+from tests.commands import run_command, sweep_script
 
-ROOT = Path(__file__).parents[2]
 SHIPPED = sorted(p.stem for p in STUDIES_DIR.glob("*.yaml"))
 
 
@@ -132,12 +130,8 @@ def test_a_trial_no_node_can_run_is_refused_before_ray_starts():
 
 
 def test_dry_run_prints_the_plan_without_running():
-    result = subprocess.run(
-        [sys.executable, "platform/sweep.py", "--study", "loss", "--dry-run", "--seeds", "0,1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_command(
+        sweep_script("--study", "loss", "--dry-run", "--seeds", "0,1"), timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert "6 trials" in result.stdout
@@ -147,12 +141,9 @@ def test_dry_run_prints_the_plan_without_running():
 
 def test_a_variant_of_a_study_is_recorded_under_its_own_name():
     variant = ["--study", "timbre", "--set", "spectrogram=mel", "--name", "timbre-mel"]
-    result = subprocess.run(
-        [sys.executable, "platform/sweep.py", *variant, "--dry-run"],
-        cwd=ROOT,
-        env={**os.environ, "CI": "1"},  # stdout stays the plan where CI is set
-        capture_output=True,
-        text=True,
+    result = run_command(
+        sweep_script(*variant, "--dry-run"),
+        env={"CI": "1"},  # stdout stays the plan where CI is set
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -162,13 +153,7 @@ def test_a_variant_of_a_study_is_recorded_under_its_own_name():
 
 def smoke_with(override: str) -> subprocess.CompletedProcess:
     """`platform/sweep.py --study smoke --set <override>`."""
-    return subprocess.run(
-        [sys.executable, "platform/sweep.py", "--study", "smoke", "--set", override],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_command(sweep_script("--study", "smoke", "--set", override), timeout=120)
 
 
 def test_cli_rejects_a_bad_override_before_ray_starts():

@@ -25,7 +25,8 @@ from search_spaces.tags import (
     STATUS,
     ran_tag,
 )
-from tests.conftest import PLANTED_SECRETS, ROOT, sweep_command
+from tests.commands import ROOT, run_command, sweep_command
+from tests.conftest import PLANTED_SECRETS
 from trainables.training.hardware import detect_hardware
 
 METRICS = {
@@ -55,9 +56,7 @@ ARTIFACTS = {
 
 
 def run_sweep_cli(study: str | Path, folder: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        sweep_command(study, folder), cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+    return run_command(sweep_command(study, folder))
 
 
 def runs_of(folder: Path, study: str) -> tuple[MlflowClient, object, list]:

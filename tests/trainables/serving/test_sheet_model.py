@@ -4,7 +4,6 @@ rate, channel count and length as the trial read its own test notes."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 
 import mlflow.pyfunc
@@ -14,6 +13,7 @@ import pytest
 import soundfile
 import torch
 
+from tests.commands import run_command
 from tests.trainables.data.test_onsets import as_recording
 from trainables.data.annotations import load_annotations
 from trainables.data.audio import read_wav
@@ -97,8 +97,6 @@ def test_the_model_needs_nothing_but_its_folder(quick_trial, small_root, tmp_pat
         f"audio, rate = soundfile.read({str(tmp_path / 'take.wav')!r}); "
         f"print(load_reader({str(copy)!r}).read(audio, rate).note)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
+    result = run_command([sys.executable, "-c", code], timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == expected

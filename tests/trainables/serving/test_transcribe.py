@@ -4,9 +4,6 @@ any it heard, at 44.1 kHz stereo with 0.3 s of silence before the note, 3.5 s lo
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ import pandas as pd
 import pytest
 import soundfile
 
+from tests.commands import console_script, run_command
 from trainables.data.instruments import DEFAULT_SOUNDFONT, Instrument, NoteTiming
 from trainables.data.recordings import import_recordings
 from trainables.data.rendering import render_notes
@@ -65,14 +63,12 @@ def test_transcribe_prints_the_right_key_of_a_44k_stereo_recording(three_key_mod
             tmp_path / f"{key.name}.wav", np.stack([recording, 0.8 * recording], 1), 44100
         )
         files.append(f"{key.name}.wav")
-    transcribe = Path(sys.executable).parent / "sheetsweep-transcribe"
-    result = subprocess.run(
+    transcribe = console_script("sheetsweep-transcribe")
+    result = run_command(
         [transcribe, *files, "--model", str(three_key_model), "--out", "out"],
-        cwd=tmp_path,
-        env={**os.environ, "CI": "1"},  # where libraries print more (pyfluidsynth did)
-        capture_output=True,
-        text=True,
+        env={"CI": "1"},  # where libraries print more (pyfluidsynth did)
         timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     *readings, wrote = result.stdout.splitlines()

@@ -67,7 +67,7 @@ def test_images_model_and_config_are_well_formed(trial):
         image = np.asarray(Image.open(out / name).convert("L"))
         assert image.shape[0] > 200 and image.shape[1] > 300
         assert image.std() > 10  # not a blank canvas
-    assert (out / MODEL / "MLmodel").is_file()  # read in tests/trainables/test_sheet_model.py
+    assert (out / MODEL / "MLmodel").is_file()  # read in serving/test_sheet_model.py
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert TrialConfig.from_dict(saved) == config
 
