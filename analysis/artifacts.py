@@ -15,6 +15,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
+#: The "tracking URI" of runs read back from a published folder (analysis/publish.py):
+#: their artifacts are files under its runs/<run id>/, and there is no store to write to.
+PUBLISHED = "published:"
 
 
 @contextlib.contextmanager
@@ -55,6 +58,10 @@ def artifact_tables(
 
 
 def artifact_bytes(tracking_uri: str, run_id: str, name: str) -> bytes | None:
+    """A run's artifact `name`, or None where the run did not log it."""
+    if tracking_uri.startswith(PUBLISHED):
+        path = Path(tracking_uri.removeprefix(PUBLISHED)) / "runs" / run_id / name
+        return path.read_bytes() if path.is_file() else None
     client = MlflowClient(tracking_uri)
     with tempfile.TemporaryDirectory() as folder:
         try:

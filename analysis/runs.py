@@ -183,7 +183,7 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
             f"tags.`{ROLE}` = '{EVALUATION}' and attributes.status = 'FINISHED'",
         )
     trials = pd.DataFrame(rows)
-    trials = _typed(trials)
+    trials = typed_trials(trials)
     history = read_history(client, trials)
     trials = with_best(trials, history)
     per_key = artifact_tables(
@@ -307,7 +307,7 @@ def _or_none(values: pd.Series) -> pd.Series:
     return values.where(values.notna(), None)
 
 
-def _typed(trials: pd.DataFrame) -> pd.DataFrame:
+def typed_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """Params are strings in MLflow: numbers back to numbers, "None" to missing."""
     hints = typing.get_type_hints(TrialConfig)
     typed = trials.copy()

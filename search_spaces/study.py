@@ -5,6 +5,7 @@ Everything is checked on load, so a typo costs a second, not a cluster hour.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -122,6 +123,11 @@ class Study:
             default=str,
         )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def as_ran(self) -> dict[str, Any]:
+        """Every field as this launch runs it (command-line overrides applied): the record a
+        sweep keeps beside its runs."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
     def with_overrides(self, **changes: Any) -> Study:
         values = {**vars(self), **changes}

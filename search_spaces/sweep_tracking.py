@@ -30,6 +30,7 @@ from search_spaces.tags import (
     PARENT,
     ROLE,
     STUDY,
+    STUDY_FILE,
 )
 from trainables.errors import SheetsweepError
 
@@ -146,6 +147,7 @@ def open_sweep(tracking_uri: str, study, dataset_hash: str, params: dict[str, An
         )
         parent_id = parent.info.run_id
         client.log_batch(parent_id, params=[Param(k, str(v)) for k, v in params.items()])
+        client.log_dict(parent_id, study.as_ran(), STUDY_FILE)
     return SweepRuns(tracking_uri, experiment_id, parent_id, finished_trials(client, experiment_id))
 
 

@@ -2,6 +2,8 @@
 free of heavy imports so the report starts fast."""
 
 PARENT = "mlflow.parentRunId"
+#: The study as the sweep ran it (overrides applied), an artifact of its parent run.
+STUDY_FILE = "study.yaml"
 STUDY = "sheetsweep.study"
 ROLE = "sheetsweep.role"  # sweep | trial
 KEY = "sheetsweep.trial_key"
