@@ -6,9 +6,10 @@ A cited figure is a number followed by a marker naming its source, a committed f
 
 The source is a JSON file and a dotted path (`studies.best.sweeps.0.wall_time_s`), or a CSV
 file, the `column=value` pairs that pick its row (an empty value: the cell is empty) and
-the column to read. `as=` says how the text writes the value: `pct` (a share written as a
-percentage), `min:s` (seconds written as "45 min 39 s"), `min` (seconds written as
-minutes). The figure must equal the source rounded to the digits the text shows.
+the column to read; a space in a key or value is written %20. `as=` says how the text
+writes the value: `pct` (a share written as a percentage), `min:s` (seconds written as
+"45 min 39 s"), `min` (seconds written as minutes). The figure must equal the source
+rounded to the digits the text shows.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -61,11 +63,11 @@ def source_value(path: Path, selector: tuple[str, ...]) -> float:
     """The number `selector` picks in the committed file `path`."""
     if path.suffix == ".json":
         value = json.loads(path.read_text(encoding="utf-8"))
-        for part in selector[0].split("."):
+        for part in unquote(selector[0]).split("."):
             value = value[int(part)] if isinstance(value, list) else value[part]
         return float(value)
     *conditions, column = selector
-    wanted = dict(condition.split("=", 1) for condition in conditions)
+    wanted = dict(unquote(condition).split("=", 1) for condition in conditions)
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if all(r[k] == v for k, v in wanted.items())]
     assert len(rows) == 1, f"{path}: {len(rows)} rows match {wanted}, expected exactly one"
