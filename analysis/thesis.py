@@ -1,4 +1,4 @@
-"""The thesis's reference numbers: the one place they live (see thesis_results.md).
+"""The thesis's reference numbers (its Tables 1 and 2 and per-key finding): the one place they live.
 
 Single runs, no repeats: there is no interval to put beside them.
 """

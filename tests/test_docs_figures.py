@@ -4,6 +4,7 @@ A cited figure is a number followed by a marker naming its source, a committed f
 
     at **44.33 dB**<!-- figure: docs/results/best/runs/trials.csv held_out= test_psnr -->
 
+`<!-- figure: from PATH -->` names the file the figures after it cite without naming one.
 The source is a JSON file and a dotted path (`studies.best.sweeps.0.wall_time_s`), or a CSV
 file, the `column=value` pairs that pick its row (an empty value: the cell is empty) and
 the column to read; a space in a key or value is written %20. `as=` says how the text
@@ -49,11 +50,17 @@ class Figure:
 
 def cited_figures(document: Path, text: str | None = None) -> list[Figure]:
     text = document.read_text(encoding="utf-8") if text is None else text
-    figures = []
+    figures, default = [], None
     for match in MARKER.finditer(text):
         words = match.group("source").split()
+        if words[0] == "from":  # `<!-- figure: from PATH -->`: the file the next ones cite
+            default = words[1]
+            continue
         style = next((w.removeprefix("as=") for w in words if w.startswith("as=")), "plain")
         words = [w for w in words if not w.startswith("as=")]
+        if "/" not in words[0]:
+            assert default, f"{document}: a figure names no file and none is declared before it"
+            words = [default, *words]
         before = text[max(0, match.start() - 80) : match.start()]
         figures.append(Figure(document, before, ROOT / words[0], tuple(words[1:]), style))
     return figures
@@ -127,6 +134,8 @@ def test_one_digit_changed_is_caught(tmp_path):
         (f"in 45 min 38 s{time}", False),
         (f"99.4%{share}", True),
         (f"99.5%{share}", False),
+        (f"<!-- figure: from {table} --> at 41.2 dB<!-- figure: held_out=TimGM6mb psnr -->", True),
+        (f"<!-- figure: from {table} --> at 41.3 dB<!-- figure: held_out=TimGM6mb psnr -->", False),
     ]:
         [figure] = cited_figures(ROOT / "README.md", text)
         assert agrees(figure, source_value(figure.path, figure.selector)) is right, text
