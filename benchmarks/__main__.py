@@ -1,6 +1,6 @@
 """Run the benchmark suite, then rewrite the tables in benchmarks/README.md.
 
-    python -m benchmarks                  # the suite (under 12 min on a 2-core bf16 CPU)
+    python -m benchmarks                  # the suite (its time: benchmarks/README.md)
     python -m benchmarks --quick          # tiny sizes: checks that every script runs
     python -m benchmarks --only sharing,early_stopping
 

@@ -30,8 +30,25 @@ from trainables.training.hardware import cpu_name, hidden_cpu_flags, present_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_DATA = ROOT / "data" / "default"
-SMOKE_DATA = ROOT / "data" / "smoke"
+_DEFAULT_DATA = ROOT / "data" / "default"
+
+
+def default_data() -> Path:
+    """The default dataset (`sheetsweep-dataset build`), built here on first use: a fresh
+    clone has none, and building it costs seconds."""
+    from trainables.data.dataset import DatasetSpec, build_dataset
+
+    return build_dataset(_DEFAULT_DATA, DatasetSpec()).root
+
+
+def smoke_data() -> Path:
+    """The smoke study's dataset, built as the study builds it on first use."""
+    from search_spaces.preflight import dataset_spec
+    from search_spaces.study import load_study
+    from trainables.data.dataset import build_dataset
+
+    study = load_study("smoke")
+    return build_dataset(ROOT / study.dataset.root, dataset_spec(study)).root
 
 
 def device() -> torch.device:

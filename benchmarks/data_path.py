@@ -86,7 +86,7 @@ def training_step(config: TrialConfig, n_frames: int, target: torch.device, exec
 
 def run(quick: bool) -> dict[str, Any]:
     target = common.device()
-    root = common.SMOKE_DATA if quick else common.DEFAULT_DATA
+    root = common.smoke_data() if quick else common.default_data()
     config = TrialConfig()
     settings = config.features
 

@@ -50,8 +50,8 @@ def trial_config(quick: bool) -> tuple[Path, dict[str, Any]]:
     """The dataset and the config (without epochs): the default model on the default data,
     or the smoke study's with --quick."""
     if quick:
-        return common.SMOKE_DATA, {**SMOKE, "loss": "smooth_l1", "seed": 0}
-    return common.DEFAULT_DATA, {"loss": "smooth_l1", "kernel": "5", "width": 16, "seed": 0}
+        return common.smoke_data(), {**SMOKE, "loss": "smooth_l1", "seed": 0}
+    return common.default_data(), {"loss": "smooth_l1", "kernel": "5", "width": 16, "seed": 0}
 
 
 def call_directly(data: Path, config: dict[str, Any], out: Path) -> dict[str, Any]:

@@ -42,9 +42,9 @@ def run(quick: bool) -> dict[str, Any]:
     gpu = common.device().type == "cuda"
     cores = common.cpus()
     if gpu and not quick:
-        data, config, seeds, target_s = common.DEFAULT_DATA, {"width": 16}, [0, 1, 2, 3], 20.0
+        data, config, seeds, target_s = common.default_data(), {"width": 16}, [0, 1, 2, 3], 20.0
     else:
-        data, config, seeds, target_s = common.SMOKE_DATA, dict(SMOKE), [0, 1], 4.0
+        data, config, seeds, target_s = common.smoke_data(), dict(SMOKE), [0, 1], 4.0
     if quick:
         seeds, epochs, epoch_s = [0], 1, None
     else:
