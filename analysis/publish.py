@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ from analysis.document import Report
 from analysis.generalisation import is_single_config
 from analysis.report import build_report, write_report
 from analysis.runs import Runs, typed_trials
-from search_spaces.tags import PARENT, ROLE, STUDY_FILE
+from search_spaces.sweep_tracking import git_commit
+from search_spaces.tags import COMMIT, STUDY_FILE
 from trainables.training.artifacts import WORST_KEYS
 
 RUN_JSON = "run.json"
@@ -51,9 +51,7 @@ PACKAGES = ("torch", "torchaudio", "ray", "mlflow", "optuna", "numpy", "pandas",
 def publish(runs: Runs, out: Path, report: Report | None = None, *, html: bool = False) -> Path:
     """Write `runs` (one study, or several compared) as committable files under `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    files = write_report(report or build_report(runs), out)
-    if not html:
-        files.html.unlink()
+    write_report(report or build_report(runs), out, html=html)
     folder = out / RUNS
     folder.mkdir(exist_ok=True)
     for name in FRAMES:
@@ -74,21 +72,21 @@ def load_published(folder: Path) -> Runs:
     runs = folder / RUNS
     if not (runs / "trials.csv").is_file():
         raise FileNotFoundError(f"{folder}: not a published study (no {RUNS}/trials.csv)")
-    text = {"note": str, "register": str}
-    frames = {name: pd.read_csv(runs / f"{name}.csv", dtype=text) for name in FRAMES}
     # params as MLflow holds them (strings), typed back as `load_runs` types them
-    params = {name: str for name in HYPERPARAMETERS}
-    frames["trials"] = typed_trials(pd.read_csv(runs / "trials.csv", dtype=params))
+    dtypes = {"trials": dict.fromkeys(HYPERPARAMETERS, str)}
+    text = {"note": str, "register": str}
+    frames = {
+        name: pd.read_csv(runs / f"{name}.csv", dtype=dtypes.get(name, text)) for name in FRAMES
+    }
+    frames["trials"] = typed_trials(frames["trials"])
     for name in ("trials", "evaluations"):
+        frame = frames[name]
         for column in TIMES:
-            if column in frames[name]:
-                frames[name][column] = pd.to_datetime(frames[name][column], utc=True)
-    for name in ("trials", "evaluations"):  # a missing tag is None, as MLflow gives it
-        text_columns = frames[name].select_dtypes(include="object").columns
-        frames[name][text_columns] = frames[name][text_columns].astype(object)
-        frames[name][text_columns] = frames[name][text_columns].where(
-            frames[name][text_columns].notna(), None
-        )
+            if column in frame:
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+        # a missing tag is None, as MLflow gives it
+        words = frame.select_dtypes(include="object").columns
+        frame[words] = frame[words].astype(object).where(frame[words].notna(), None)
     experiments = pd.read_json(runs / "experiments.json", orient="records", dtype=False)
     return Runs(f"{PUBLISHED}{folder.resolve()}", experiments, **frames)
 
@@ -104,7 +102,7 @@ def run_record(runs: Runs) -> dict[str, Any]:
         studies[name] = {
             "experiment_id": experiment["experiment_id"],
             "question": experiment["question"],
-            "sweeps": [_sweep(client, parent) for parent in parents],
+            "sweeps": [_sweep(client, parent, trials) for parent in parents],
             "trials": trials["status"].value_counts().to_dict(),
             "ran_on": sorted(trials["ran_device"].dropna().unique().tolist()),
             "cpu_flags": sorted(trials["ran_device_capability"].dropna().unique().tolist()),
@@ -122,23 +120,19 @@ def run_record(runs: Runs) -> dict[str, Any]:
         "tracking_uri": runs.tracking_uri,
         "published": {
             "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "machine": _machine(),
             "versions": _versions(),
         },
     }
 
 
-def _sweep(client: MlflowClient, parent) -> dict[str, Any]:
+def _sweep(client: MlflowClient, parent, trials: pd.DataFrame) -> dict[str, Any]:
     """One launch of a study (a parent run): when, how long, at which commit, as what."""
     info, tags = parent.info, parent.data.tags
     started = pd.to_datetime(info.start_time, unit="ms", utc=True)
     ended = pd.to_datetime(info.end_time, unit="ms", utc=True) if info.end_time else None
-    children = client.search_runs(
-        [info.experiment_id], f"tags.`{ROLE}` = 'trial'", max_results=1000
-    )
-    mine = [c for c in children if c.data.tags.get(PARENT) == info.run_id]
-    last = max((c.info.end_time or 0 for c in mine), default=0)
+    last = trials.loc[trials["parent_run_id"] == info.run_id, "end_time"].max()
     return {
         "run_id": info.run_id,
         "status": info.status,
@@ -146,8 +140,8 @@ def _sweep(client: MlflowClient, parent) -> dict[str, Any]:
         # the parent ends after the summary; the last trial's end bounds a sweep whose
         # parent was reopened by a later launch
         "wall_time_s": round((ended - started).total_seconds(), 1) if ended is not None else None,
-        "last_trial_end_s": round((last - info.start_time) / 1000, 1) if last else None,
-        "git_commit": tags.get("git_commit"),
+        "last_trial_end_s": round((last - started).total_seconds(), 1) if pd.notna(last) else None,
+        "git_commit": tags.get(COMMIT),
         "study": _study_as_ran(client, info.run_id),
     }
 
@@ -174,21 +168,15 @@ def _scorecard_runs(runs: Runs) -> list[str]:
 
 
 def _machine() -> dict[str, Any]:
+    import torch
+
     from trainables.training.hardware import cpu_name, present_cpu_flags
 
-    gpu = None
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            gpu = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
     return {
         "cpu": cpu_name(),
         "cpu_flags": list(present_cpu_flags()),
         "cores": len(os.sched_getaffinity(0)),
-        "gpu": gpu,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
         "system": platform.platform(),
     }
@@ -202,12 +190,3 @@ def _versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None

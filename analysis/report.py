@@ -31,14 +31,14 @@ ARTIFACT_PATH = "report"  # where the report goes inside each parent run's artif
 
 @dataclass(frozen=True)
 class ReportFiles:
-    html: Path
+    html: Path | None  # None: written without it (a published study)
     markdown: Path
     figures: list[Path]
     tables: list[Path]
 
     @property
     def all(self) -> list[Path]:
-        return [self.html, self.markdown, *self.figures, *self.tables]
+        return [p for p in (self.html, self.markdown) if p] + [*self.figures, *self.tables]
 
 
 def build_report(runs: Runs) -> Report:
@@ -62,8 +62,9 @@ def build_report(runs: Runs) -> Report:
     return report
 
 
-def write_report(report: Report, out: Path) -> ReportFiles:
-    """Write report.html, report.md, figures/*.png and tables/*.csv under `out`."""
+def write_report(report: Report, out: Path, html: bool = True) -> ReportFiles:
+    """Write report.html (unless not `html`), report.md, figures/*.png and tables/*.csv
+    under `out`."""
     (out / FIGURES).mkdir(parents=True, exist_ok=True)
     (out / TABLES).mkdir(parents=True, exist_ok=True)
     figures = []
@@ -72,8 +73,9 @@ def write_report(report: Report, out: Path) -> ReportFiles:
         path.write_bytes(block.png)
         figures.append(path)
     tables = [table.write_csv(out / TABLES) for table in report.tables]
-    html_path = out / HTML_NAME
-    html_path.write_text(render_html(report), encoding="utf-8")
+    html_path = out / HTML_NAME if html else None
+    if html_path is not None:
+        html_path.write_text(render_html(report), encoding="utf-8")
     markdown_path = out / MARKDOWN_NAME
     markdown_path.write_text(render_markdown(report), encoding="utf-8")
     return ReportFiles(html_path, markdown_path, figures, tables)
@@ -90,7 +92,7 @@ def log_report(runs: Runs, files: ReportFiles) -> dict[str, str]:
         if not experiment["parent_run_ids"]:
             continue
         run_id = experiment["parent_run_ids"][0]
-        for path in (files.html, files.markdown):
+        for path in filter(None, (files.html, files.markdown)):
             client.log_artifact(run_id, str(path), ARTIFACT_PATH)
         for path in files.figures:
             client.log_artifact(run_id, str(path), f"{ARTIFACT_PATH}/{FIGURES}")

@@ -27,8 +27,8 @@ from urllib.parse import unquote
 import pytest
 
 from tests.commands import ROOT
+from tests.documents import DOCUMENTS
 
-DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *ROOT.glob("*/README.md")])
 MARKER = re.compile(r"<!--\s*figure:\s*(?P<source>[^>]*?)\s*-->")
 NUMBER = r"-?\d+(?:\.\d+)?"
 DURATION = re.compile(rf"(?:(?P<min>\d+) min\s*)?(?P<s>{NUMBER}) s\W*$")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.commands import ROOT
+from tests.documents import DOCUMENTS
 
-DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *ROOT.glob("*/README.md")])
 #: [text](target) and ![alt](target), and <img src="target">; the target up to a space,
 #: a closing parenthesis or a #anchor.
 LINK = re.compile(r"\]\(\s*<?([^)\s>#]*)[^)]*\)|<img[^>]*\ssrc=\"([^\"#]+)\"")
