@@ -7,7 +7,11 @@
     sheetsweep-report --experiment best --publish docs/results/best  # committable results
     sheetsweep-report --from-published docs/results/best --out reports/best  # no store
 
-Exit status 2 when the experiments cannot be analysed (unknown, empty, nothing finished).
+Exit status (trainables/exit_codes.py, docs/exit_codes.md): 0 when the report was
+written from every file it reads; 2 when the experiments cannot be analysed (unknown,
+empty, nothing finished, a store or artifact that cannot be read); 3 when the report was
+written but a finished run lacks its test scores or per-key scores, so some tables rest
+on fewer runs: stderr names each run and the file it lacks.
 """
 
 from __future__ import annotations
@@ -17,8 +21,12 @@ import logging
 import sys
 from pathlib import Path
 
+from analysis.artifacts import ArtifactError
+from analysis.document import Report
+from analysis.missing import missing_files
 from analysis.report import build_report, log_report, write_report
 from analysis.runs import AnalysisError, Runs, load_runs
+from trainables.exit_codes import Exit
 from trainables.tracking_uri import add_tracking_uri
 
 
@@ -82,9 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = read_runs(args)
         report = build_report(runs)
-    except AnalysisError as error:
+        write(args, runs, report)
+    except (AnalysisError, ArtifactError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
+    return report_missing(runs)
+
+
+def write(args: argparse.Namespace, runs: Runs, report: Report) -> None:
+    """The report (and the published study) where `args` asks, and what went where."""
     counts = runs.counts()
     for name, row in counts.iterrows():
         states = ", ".join(f"{n} {state}" for state, n in row.items() if n)
@@ -106,7 +120,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"logged to MLflow: experiment {name!r}, parent run {run_id}, under report/")
     if args.from_published is None:
         print(f"MLflow store: {runs.tracking_uri}")
-    return 0
+
+
+def report_missing(runs: Runs) -> Exit:
+    """INCOMPLETE, naming on stderr each finished run that lacks a file the report reads;
+    else OK."""
+    missing = missing_files(runs)
+    for row in missing.itertuples(index=False):
+        print(
+            f"incomplete: {row.experiment} run {row.run_name} ({row.run_id}) has no {row.file}; "
+            "the tables built on it leave that run out",
+            file=sys.stderr,
+        )
+    return Exit.INCOMPLETE if len(missing) else Exit.OK
 
 
 if __name__ == "__main__":

@@ -36,6 +36,16 @@ from optuna.trial import TrialState, create_trial
 #: The metrics whose drivers a searched study's report names.
 IMPORTANCE_METRICS = ("test_psnr", "test_note_acc", "test_note_acc_low")
 BOOTSTRAPS = 50
+IMPORTANCE_COLUMNS = [
+    "parameter",
+    "fanova",
+    "fanova_ci_low",
+    "fanova_ci_high",
+    "fanova_resamples",  # bootstrap resamples fANOVA could score, of `fanova_bootstraps`
+    "fanova_bootstraps",
+    "ped_anova",
+    "rank",
+]
 
 
 @dataclass(frozen=True)
@@ -151,18 +161,19 @@ def importances(
 ) -> pd.DataFrame:
     """Per hyperparameter: fANOVA and PED-ANOVA importance of `metric` (normalised to sum
     to 1), and fANOVA's 95% bootstrap interval over resampled configurations.
+    A resample whose configurations all scored alike gives fANOVA nothing to split: the
+    interval rests on the others, `fanova_resamples` of `fanova_bootstraps` (NaN if none).
     Empty when fewer than 3 configurations finished with the metric."""
     complete = study.configs[(study.configs["state"] == "finished") & study.configs[metric].notna()]
-    columns = ["parameter", "fanova", "fanova_ci_low", "fanova_ci_high", "ped_anova", "rank"]
     if len(complete) < 3 or complete[metric].nunique() < 2:
-        return pd.DataFrame(columns=columns)  # nothing to explain
+        return pd.DataFrame(columns=IMPORTANCE_COLUMNS)  # nothing to explain
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     full = study.optuna_study(metric)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PED-ANOVA is experimental; few top trials warn
         fanova = _fanova(full, seed)
         if fanova is None:
-            return pd.DataFrame(columns=columns)
+            return pd.DataFrame(columns=IMPORTANCE_COLUMNS)
         ped_anova = optuna.importance.get_param_importances(
             full, evaluator=PedAnovaImportanceEvaluator()
         )
@@ -171,20 +182,35 @@ def importances(
         for b in range(bootstraps):
             rows = pd.Index(rng.choice(complete.index.to_numpy(), size=len(complete)))
             resampled.append(_fanova(study.optuna_study(metric, rows), seed + b))
-    resampled = [r for r in resampled if r is not None]
-    samples = pd.DataFrame(resampled).reindex(columns=list(study.distributions)).fillna(0.0)
+    parameters = list(study.distributions)
+    scored = [r for r in resampled if r is not None]
+    samples = pd.DataFrame(scored, columns=parameters, dtype=float)
     table = pd.DataFrame(
         {
-            "parameter": list(study.distributions),
-            "fanova": [float(fanova.get(p, 0.0)) for p in study.distributions],
-            "fanova_ci_low": [float(samples[p].quantile(0.025)) for p in study.distributions],
-            "fanova_ci_high": [float(samples[p].quantile(0.975)) for p in study.distributions],
-            "ped_anova": [float(ped_anova.get(p, 0.0)) for p in study.distributions],
+            "parameter": parameters,
+            "fanova": [float(fanova.get(p, 0.0)) for p in parameters],
+            "fanova_ci_low": [float(samples[p].quantile(0.025)) for p in parameters],
+            "fanova_ci_high": [float(samples[p].quantile(0.975)) for p in parameters],
+            "fanova_resamples": [int(samples[p].notna().sum()) for p in parameters],
+            "fanova_bootstraps": bootstraps,
+            "ped_anova": [float(ped_anova.get(p, 0.0)) for p in parameters],
         }
     )
     table = table.sort_values("fanova", ascending=False).reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
-    return table[columns]
+    return table[IMPORTANCE_COLUMNS]
+
+
+def fanova_text(row: pd.Series) -> str:
+    """`53% [9%, 60%] over 48 of 50 resamples`: fANOVA's importance, its bootstrap
+    interval and how many resamples it rests on."""
+    resamples = f"{int(row['fanova_resamples'])} of {int(row['fanova_bootstraps'])} resamples"
+    if pd.isna(row["fanova_ci_low"]):
+        return f"{row['fanova']:.0%} (no interval: {resamples})"
+    return (
+        f"{row['fanova']:.0%} [{row['fanova_ci_low']:.0%}, {row['fanova_ci_high']:.0%}] "
+        f"over {resamples}"
+    )
 
 
 def _fanova(study: optuna.Study, seed: int) -> dict[str, float] | None:
@@ -237,8 +263,7 @@ def answer(study: SearchedStudy, tables: dict[str, pd.DataFrame], epochs: int) -
     sentences = [
         f"Over {len(study.configs)} configurations ({finished} finished, {stopped} stopped "
         f"by ASHA), `{first['parameter']}` matters most for {study.metric}: fANOVA "
-        f"importance {first['fanova']:.0%} [{first['fanova_ci_low']:.0%}, "
-        f"{first['fanova_ci_high']:.0%}]"
+        f"importance {fanova_text(first)}"
         + (
             f", against {second['fanova']:.0%} for `{second['parameter']}`, the next"
             if second is not None
@@ -260,8 +285,7 @@ def answer(study: SearchedStudy, tables: dict[str, pd.DataFrame], epochs: int) -
         sentences.append(
             f"At the first rung (epoch {rung}), where all "
             f"{len(study.configs)} configurations were scored, `{early.iloc[0]['parameter']}` "
-            f"matters most ({early.iloc[0]['fanova']:.0%} [{early.iloc[0]['fanova_ci_low']:.0%}, "
-            f"{early.iloc[0]['fanova_ci_high']:.0%}])."
+            f"matters most ({fanova_text(early.iloc[0])})."
         )
     trained, full = asha_saving(study, epochs)
     if full and trained < full:

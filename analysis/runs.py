@@ -99,7 +99,8 @@ class Runs:
     trials: pd.DataFrame  # one row per child run: ids, status, params, final and best metrics
     history: pd.DataFrame  # run_id, metric, epoch, value
     per_key: pd.DataFrame  # run_id, midi, note, register, psnr, ssim, note_acc, n
-    # one row per clean test sample of the finished trials: what each prediction was read as
+    # one row per clean test sample of the finished trials: what each prediction was read as;
+    # a run that logged no scores has no rows (analysis/missing.py names it)
     test_scores: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(TEST_SCORE_COLUMNS))
     )

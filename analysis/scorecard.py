@@ -16,6 +16,7 @@ import pandas as pd
 from analysis import thesis
 from analysis.artifacts import artifact_bytes
 from analysis.generalisation import generalisation_table, interval_texts, latest_evaluations
+from analysis.missing import without_rows
 from analysis.runs import Runs
 from analysis.tables import REGISTERS, Table, summarize_groups
 from analysis.wrong_keys import (
@@ -48,6 +49,7 @@ def scorecard(runs: Runs, study: str) -> Scorecard:
     split = trials[trials["held_out"].isna()]
     split = split if len(split) else trials
     scores = runs.test_scores[runs.test_scores["run_id"].isin(split["run_id"])]
+    unscored = without_rows(split, scores)
     confusions = confusion_list(scores)
     worst = split.loc[split["test_psnr"].idxmin()]
     evaluations = latest_evaluations(runs.evaluations, study)
@@ -55,8 +57,8 @@ def scorecard(runs: Runs, study: str) -> Scorecard:
         study=study,
         registers=register_table(split, study),
         generalisation=generalisation_table(trials, study, evaluations),
-        confusions=confusion_table(confusions, study, n_runs=len(split)),
-        summary=_summary(split, scores, confusions),
+        confusions=confusion_table(confusions, study, n_runs=len(split) - len(unscored)),
+        summary=_summary(split, scores, confusions, unscored),
         worst_keys_png=artifact_bytes(runs.tracking_uri, worst["run_id"], WORST_KEYS),
         evaluation_errors=(
             evaluation_errors_table(evaluations, runs.evaluation_scores, study)
@@ -118,13 +120,27 @@ def register_table(trials: pd.DataFrame, study: str) -> Table:
     )
 
 
-def _summary(trials: pd.DataFrame, scores: pd.DataFrame, confusions: pd.DataFrame) -> str:
+def _summary(
+    trials: pd.DataFrame, scores: pd.DataFrame, confusions: pd.DataFrame, unscored: pd.DataFrame
+) -> str:
+    """The headline numbers; the keys read wrong over the seeds whose scores were logged,
+    naming those whose scores file is missing."""
+    headline = (
+        f"Over {len(trials)} seed(s): test PSNR {trials['test_psnr'].mean():.2f} dB "
+        f"(thesis {thesis.LOSS_PSNR['smooth_l1']:.2f} dB, mean-image baseline "
+        f"{trials['baseline_psnr'].mean():.2f} dB)"
+    )
+    names = ", ".join(unscored["run_name"].fillna(unscored["run_id"]))
+    if len(unscored) == len(trials):
+        return f"{headline}; the clean test scores of every seed are missing ({names})."
     wrong = int(confusions["count"].sum())
     kinds = confusions.groupby("kind")["count"].sum().to_dict()
     kinds_text = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
-    return (
-        f"Over {len(trials)} seed(s): test PSNR {trials['test_psnr'].mean():.2f} dB "
-        f"(thesis {thesis.LOSS_PSNR['smooth_l1']:.2f} dB, mean-image baseline "
-        f"{trials['baseline_psnr'].mean():.2f} dB); {wrong} of {len(scores)} clean test "
-        f"predictions read as another key ({kinds_text})."
+    text = (
+        f"{headline}; {wrong} of {len(scores)} clean test predictions read as another key "
+        f"({kinds_text})"
     )
+    if len(unscored):
+        scored = len(trials) - len(unscored)
+        text += f", over {scored} of {len(trials)} seeds: the scores of {names} are missing"
+    return text + "."

@@ -134,7 +134,8 @@ def _search_section(report: Report, runs: Runs, name: str, experiment: pd.Series
         f"importance_{name}",
         importance_bars(shown),
         "Hyperparameter importance per metric: fANOVA (bars, 95% interval over bootstrap "
-        "resamples of the configurations) and PED-ANOVA (dots), from Optuna.",
+        "resamples of the configurations; the table says over how many) and PED-ANOVA "
+        "(dots), from Optuna.",
     )
     report.figure(
         f"parallel_{name}",

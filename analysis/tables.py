@@ -268,8 +268,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def importance_table(tables: dict[str, pd.DataFrame], study: str) -> Table:
-    """Per metric and hyperparameter: fANOVA importance with its bootstrap interval, and
-    PED-ANOVA's, most important first within each metric."""
+    """Per metric and hyperparameter: fANOVA importance with its bootstrap interval and
+    the resamples it rests on, and PED-ANOVA's, most important first within each metric."""
     data = pd.concat(
         [table.assign(metric=metric) for metric, table in tables.items()], ignore_index=True
     )
@@ -279,10 +279,14 @@ def importance_table(tables: dict[str, pd.DataFrame], study: str) -> Table:
             "rank": data["rank"],
             "hyperparameter": data["parameter"],
             "fANOVA": [
-                f"{m:.0%} [{lo:.0%}, {hi:.0%}]"
+                f"{m:.0%} (no interval)" if pd.isna(lo) else f"{m:.0%} [{lo:.0%}, {hi:.0%}]"
                 for m, lo, hi in zip(
                     data["fanova"], data["fanova_ci_low"], data["fanova_ci_high"], strict=True
                 )
+            ],
+            "resamples": [
+                f"{int(n)} of {int(of)}"
+                for n, of in zip(data["fanova_resamples"], data["fanova_bootstraps"], strict=True)
             ],
             "PED-ANOVA": [f"{v:.0%}" for v in data["ped_anova"]],
         }
@@ -292,7 +296,9 @@ def importance_table(tables: dict[str, pd.DataFrame], study: str) -> Table:
         f"Hyperparameter importance: {study}",
         "Optuna's fANOVA and PED-ANOVA on the study rebuilt from its runs (one trial per "
         "configuration, the mean over seeds); in brackets, the 2.5 and 97.5 percentiles of "
-        "fANOVA over bootstrap resamples of the configurations. Importances sum to 100% "
+        "fANOVA over bootstrap resamples of the configurations; `resamples`: how many of "
+        "them fANOVA could score (one whose configurations all scored alike has nothing to "
+        "split, and no interval when none could). Importances sum to 100% "
         "per metric and evaluator. `metric@N`: the metric at epoch N, ASHA's first rung, "
         "where every configuration was scored (the others count finished ones only).",
         data,

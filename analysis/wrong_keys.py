@@ -46,40 +46,59 @@ def evaluation_errors_table(evaluations: pd.DataFrame, scores: pd.DataFrame, stu
 
 def held_out_errors_table(trials: pd.DataFrame, scores: pd.DataFrame, study: str) -> Table:
     """Per held-out set (a SoundFont or presets never heard), its wrong predictions by kind
-    over the seeds, and the twins kept out of training with it."""
+    over the seeds whose scores were logged, how many seeds lack them, and the twins kept
+    out of training with it. A seed without scores is not counted as one without errors."""
     held = trials[trials["held_out"].notna()]
     split = error_split(scores[scores["run_id"].isin(held["run_id"])])
-    rows = []
-    for held_out, group in held.groupby("held_out", sort=False):
-        counts = split.reindex(group["run_id"]).fillna(0).astype(int).sum()
-        left_out = group.get("ran_left_out", pd.Series(dtype=object)).dropna()
-        rows.append(
-            {
-                "held_out": held_out,
-                "seeds": len(group),
-                "notes": int(scores["run_id"].isin(group["run_id"]).sum()),
-                **counts.to_dict(),
-                "left_out": left_out.iloc[0] if len(left_out) else "not recorded",
-            }
-        )
-    data = pd.DataFrame(rows)
+    data = pd.DataFrame(
+        [
+            _held_out_row(held_out, group, split, scores)
+            for held_out, group in held.groupby("held_out", sort=False)
+        ]
+    )
+    counted = ["notes", *split.columns]
+    data[counted] = data[counted].astype("Int64")
     display = data.rename(
         columns={
             "held_out": "held out",
+            "scores_missing": "seeds without scores",
             "notes": "test notes (all seeds)",
             "left_out": "twins kept out of training",
         }
     )
+    shown = ["test notes (all seeds)", *split.columns]
+    display[shown] = display[shown].astype(object).where(data[counted].notna().values, "missing")
     return Table(
         f"held_out_errors_{study}",
         f"Held out, wrong predictions by kind: {study}",
         "Clean test notes of each held-out set whose prediction is nearest another key's "
-        "target, summed over seeds; `octave`: a multiple of 12 semitones off, `neighbour`: "
-        "one or two semitones off, `octave + neighbour`: both, `other`: the rest. Twins "
-        "share their samples with a held-out instrument (trainables/data/timbres.py).",
+        "target, summed over the seeds whose scores file was logged (`seeds without "
+        "scores`: the others, not counted; `missing` where no seed's was); `octave`: a "
+        "multiple of 12 semitones off, `neighbour`: one or two semitones off, `octave + "
+        "neighbour`: both, `other`: the rest. Twins share their samples with a held-out "
+        "instrument (trainables/data/timbres.py).",
         data,
         display,
     )
+
+
+def _held_out_row(
+    held_out: str, group: pd.DataFrame, split: pd.DataFrame, scores: pd.DataFrame
+) -> dict:
+    """One held-out set's counts over its seeds with scores; missing (not 0) without any."""
+    scored = group.loc[group["run_id"].isin(split.index), "run_id"]
+    if len(scored):
+        counts = {"notes": scores["run_id"].isin(scored).sum(), **split.loc[scored].sum()}
+    else:
+        counts = dict.fromkeys(["notes", *split.columns], pd.NA)
+    left_out = group.get("ran_left_out", pd.Series(dtype=object)).dropna()
+    return {
+        "held_out": held_out,
+        "seeds": len(group),
+        "scores_missing": len(group) - len(scored),
+        **counts,
+        "left_out": left_out.iloc[0] if len(left_out) else "not recorded",
+    }
 
 
 def error_split(scores: pd.DataFrame) -> pd.DataFrame:

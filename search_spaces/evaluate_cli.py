@@ -19,7 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import requests
 from mlflow.entities import LoggedModelInput, Metric, Param
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import mlflow
@@ -37,9 +39,11 @@ from search_spaces.tags import (
     STUDY,
 )
 from trainables.errors import SheetsweepError
+from trainables.exit_codes import Exit
 from trainables.keys import Register
 from trainables.model.metrics import summarize
 from trainables.serving.evaluation import DatasetScores, save_worst_keys, score_dataset
+from trainables.serving.model_code import add_trust_model_code
 from trainables.serving.sheet_model import SheetModel, load_reader
 from trainables.tracking_uri import add_tracking_uri
 from trainables.training.artifacts import write_per_key_psnr, write_test_scores
@@ -134,28 +138,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="models:/NAME@champion, runs:/..., ...")
     parser.add_argument("--data", type=Path, required=True, help="a built or imported dataset")
     add_tracking_uri(parser)
+    add_trust_model_code(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(args.tracking_uri)
     try:
-        reader = load_reader(args.model)
+        reader = load_reader(args.model, trust_model_code=args.trust_model_code)
         result = score_dataset(reader, args.data)
     except SheetsweepError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     if result.scores.empty:
         print(f"error: {args.data}: the model found no note in any recording", file=sys.stderr)
-        return 2
+        return Exit.NO_RESULT
     metrics = summarize(result.scores, "test")
     print(f"{args.model} on {result.name} ({len(result.scores)} notes):")
     print("\n".join(register_lines(result, metrics)))
     for reason in result.not_read:
         print(f"not read: {reason}")
     client = MlflowClient(args.tracking_uri)
-    run_id, study = log_evaluation(client, reader, args.model, result, metrics)
+    try:
+        run_id, study = log_evaluation(client, reader, args.model, result, metrics)
+    except (MlflowException, requests.RequestException, OSError) as error:
+        print(f"error: the evaluation was not logged to MLflow: {error}", file=sys.stderr)
+        return Exit.NOT_RECORDED
     print(f"MLflow: experiment {study!r}, run {run_id}")
-    return 0
+    return Exit.INCOMPLETE if result.not_read else Exit.OK
 
 
 if __name__ == "__main__":

@@ -6,16 +6,18 @@ says is for the caller to print (and `search_spaces.sweep_tracking` to record).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from search_spaces.study import Study
-from search_spaces.sweep_tracking import SweepRuns, run_name
-from search_spaces.tags import STATUS, ran_label
+from search_spaces.sweep_tracking import SweepRuns, run_name, runs_page
+from search_spaces.tags import KEY, STATUS, ran_label
 from search_spaces.tune_run import asha_rungs, grid_configs
-from trainables.training.identity import trial_config
+from trainables.exit_codes import Exit
+from trainables.training.identity import trial_config, trial_key
 
 #: The best config's metrics the summary shows, when it has them.
 SHOWN = (
@@ -26,6 +28,8 @@ SHOWN = (
     "test_psnr_high",
     "baseline_psnr",
 )
+#: A trial's states that answer it: trained to the end, or stopped by ASHA on purpose.
+ANSWERED = ("finished", "pruned")
 
 
 @dataclass
@@ -37,6 +41,17 @@ class SweepSummary:
     counts: dict[str, int]
     unlogged: list[str]
     lost: list[str]
+    failed: list[str] = field(default_factory=list)  # trial runs not answered, and why
+    missing: list[str] = field(default_factory=list)  # planned trials MLflow has no run of
+
+    def exit_code(self) -> Exit:
+        """NOT_RECORDED when MLflow lacks a planned trial or a write; else INCOMPLETE when a
+        trial failed; else NO_RESULT when none finished; else OK (docs/exit_codes.md)."""
+        if self.missing or self.unlogged:
+            return Exit.NOT_RECORDED
+        if self.failed:
+            return Exit.INCOMPLETE
+        return Exit.OK if self.best else Exit.NO_RESULT
 
     def ran_on(self) -> list[str]:
         """Each device of this launch's trained trials with the precision and memory format
@@ -87,6 +102,40 @@ def plan_params(study: Study) -> dict[str, Any]:
     }
 
 
+def missing_trials(
+    study: Study, dataset_hash: str, trials: list, results: pd.DataFrame
+) -> list[str]:
+    """The planned trials that have no run in MLflow (`trials`): this launch's Tune trials
+    whose key no run carries, a grid's configs that never ran, and for a search the count
+    of planned trials short."""
+    recorded = {run.data.tags.get(KEY) for run in trials}
+    searched = study.searched_fields
+    configs = [
+        trial_config(tune_config(row), study.seeds)
+        for row in results.filter(like="config/").to_dict("records")
+    ]
+    if study.searcher == "grid":
+        configs += grid_configs(study)
+    missing = dict.fromkeys(
+        run_name(config.to_dict(), searched)
+        for config in configs
+        if trial_key(study.name, dataset_hash, config) not in recorded
+    )
+    short = study.planned_trials - len(recorded) - len(missing)
+    if study.searcher != "grid" and short > 0:
+        missing[f"{short} more planned trial(s), never started"] = None
+    return list(missing)
+
+
+def tune_config(row: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config from its row of Tune's results (`config/...` columns, flattened)."""
+    return {
+        name.split("/")[-1]: value
+        for name, value in row.items()
+        if name.startswith("config/") and not (isinstance(value, float) and math.isnan(value))
+    }
+
+
 def summary_from_trials(
     study: Study,
     runs: SweepRuns,
@@ -94,13 +143,18 @@ def summary_from_trials(
     results: pd.DataFrame,
     unlogged: list[str],
     lost: list[str],
+    missing: list[str] | None = None,
 ) -> SweepSummary:
     """The summary from the sweep's trial runs in MLflow (`trials`, of every launch): counts
-    by status, and the best config by its mean over seeds of the finished trials."""
+    by status, the runs that did not answer, and the best config by its mean over seeds of
+    the finished trials."""
     counts: dict[str, int] = {}
+    failed = []
     for run in trials:
         status = run.data.tags.get(STATUS, run.info.status.lower())
         counts[status] = counts.get(status, 0) + 1
+        if status not in ANSWERED:
+            failed.append(f"{run.info.run_name} ({status})")
     finished = [r for r in trials if r.data.tags.get(STATUS) == "finished"]
     best = None
     if finished:
@@ -112,7 +166,9 @@ def summary_from_trials(
         means["n_seeds"] = frame.groupby(searched, dropna=False).size().to_numpy()
         ascending = study.mode == "min"
         best = means.sort_values(study.metric, ascending=ascending).iloc[0].to_dict()
-    return SweepSummary(study, runs, results, best, counts, unlogged, lost)
+    return SweepSummary(
+        study, runs, results, best, counts, unlogged, lost, sorted(failed), missing or []
+    )
 
 
 def summary_from_tune(
@@ -125,17 +181,19 @@ def summary_from_tune(
     best = None
     if len(done) and study.metric in done:
         row = done.sort_values(study.metric, ascending=study.mode == "min").iloc[0]
-        config = trial_config(
-            {k.split("/")[-1]: v for k, v in row.items() if k.startswith("config/")},
-            study.seeds,
-        ).to_dict()
+        config = trial_config(tune_config(row.to_dict()), study.seeds).to_dict()
         best = {
             **{k: config[k] for k in study.searched_fields},
             **{k: row[k] for k in row.index if str(k).startswith("test_")},
             "n_seeds": 1,
         }
     unlogged = [*unlogged, "MLflow was unreachable when the sweep ended: parent run not closed"]
-    return SweepSummary(study, runs, results, best, counts, unlogged, [])
+    missing = [  # none of this launch's trials can be confirmed
+        run_name(trial_config(tune_config(row), study.seeds).to_dict(), study.searched_fields)
+        + " (unconfirmed)"
+        for row in results.filter(like="config/").to_dict("records")
+    ]
+    return SweepSummary(study, runs, results, best, counts, unlogged, [], [], missing)
 
 
 def summary_text(summary: SweepSummary) -> str:
@@ -160,9 +218,15 @@ def summary_text(summary: SweepSummary) -> str:
         lines.append(f"not in MLflow (kept in Tune's results): {note}")
     if summary.lost:
         lines.append(f"marked KILLED (lost by an interrupted launch): {summary.lost}")
+    if summary.failed:
+        lines.append("failed: " + "; ".join(summary.failed))
+    if summary.missing:
+        lines.append("planned, not recorded in MLflow: " + "; ".join(summary.missing))
     lines.append(
         f"MLflow: {runs.tracking_uri}, experiment {study.name!r} (id {runs.experiment_id}), "
         f"parent run {runs.parent_run_id}"
     )
-    lines.append(f"  see it: mlflow ui --backend-store-uri {runs.tracking_uri}")
+    if not runs.tracking_uri.startswith(("http://", "https://")):
+        lines.append(f"  serve it: mlflow ui --backend-store-uri {runs.tracking_uri}")
+    lines.append(f"  its runs: {runs_page(runs.tracking_uri, runs.experiment_id)}")
     return "\n".join(lines)

@@ -26,18 +26,21 @@ from search_spaces.preflight import (
 from search_spaces.study import Study
 from search_spaces.summary import (
     SweepSummary,
+    missing_trials,
     plan_params,
     summary_from_trials,
     summary_from_tune,
 )
 from search_spaces.sweep_tracking import (
     HTTP_LIMITS,
+    TRACKING_ERRORS,
     SweepRuns,
     check_tracking,
     close_sweep,
     finished_trials,
     open_sweep,
     sweep_trials,
+    tracking_failure,
 )
 from search_spaces.tracking import close_from_results, close_orphans
 from search_spaces.tune_run import TUNE_QUIET, grid_configs, make_tuner, trial_loggers
@@ -64,8 +67,10 @@ def _rerun_lost_trials(
     knows (a killed driver's trials started after Tune's last snapshot), or None."""
     try:
         runs.finished = finished_trials(runs.client, runs.experiment_id)
-    except Exception as error:  # MLflow went away: Tune's results are all there is
-        log.warning("MLflow unreachable after the sweep (%s)", str(error).splitlines()[0][:200])
+    except TRACKING_ERRORS as error:
+        if not tracking_failure(error):
+            raise
+        log.warning("MLflow unreachable after the sweep (%s)", first_line(error))
         return None
     digest = dataset.dataset_hash
     seen = {trial_key(study.name, digest, trial_config(r.config, study.seeds)) for r in grid}
@@ -102,15 +107,41 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
             trial_results += list(filled)
     results = pd.concat(frames, ignore_index=True)
     unlogged = [note for logger in loggers for note in logger.unlogged]
+    return summarise(study, runs, dataset.dataset_hash, trial_results, results, unlogged)
+
+
+def first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+
+
+def summarise(
+    study: Study,
+    runs: SweepRuns,
+    dataset_hash: str,
+    trial_results: list,
+    results: pd.DataFrame,
+    unlogged: list[str],
+) -> SweepSummary:
+    """Close what the sweep left open in MLflow and summarise it from MLflow's runs; from
+    Tune's results (`results`) only when MLflow cannot be reached."""
     try:
         close_from_results(runs, trial_results, study.epochs)
         lost = close_orphans(runs)
-        summary = summary_from_trials(study, runs, sweep_trials(runs), results, unlogged, lost)
-        close_sweep(runs, summary.best)
-        return summary
-    except Exception as error:  # MLflow went away: Tune's results still say what happened
+        trials = sweep_trials(runs)
+    except TRACKING_ERRORS as error:
+        if not tracking_failure(error):
+            raise
         log.warning(
             "MLflow unreachable at the end of the sweep (%s); summarising from Tune's results",
-            str(error).splitlines()[0][:200],
+            first_line(error),
         )
         return summary_from_tune(study, runs, results, unlogged)
+    missing = missing_trials(study, dataset_hash, trials, results)
+    summary = summary_from_trials(study, runs, trials, results, unlogged, lost, missing)
+    try:
+        close_sweep(runs, summary.best)
+    except TRACKING_ERRORS as error:
+        if not tracking_failure(error):
+            raise
+        summary.unlogged.append(f"the parent run could not be closed ({first_line(error)})")
+    return summary

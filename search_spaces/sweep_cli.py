@@ -8,7 +8,8 @@
     ray submit platform/cluster-gpu.yaml platform/sweep.py -- --study full --address auto
 
 Launching the same command again resumes: finished trials are read back from MLflow,
-not trained again.
+not trained again. Exit status 0 only when every planned trial is recorded in MLflow,
+finished or stopped by ASHA; the others are in docs/exit_codes.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from search_spaces.study import Study, StudyError, load_study
 from search_spaces.summary import describe_plan, summary_text
 from search_spaces.sweep import SweepOptions, run_sweep
 from trainables.errors import SheetsweepError
+from trainables.exit_codes import Exit
 from trainables.tracking_uri import add_tracking_uri
 from trainables.training.config import TrialConfig
 
@@ -134,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_sweep(study, options)
     except SheetsweepError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     print(summary_text(summary))
+    code = summary.exit_code()
     if args.register and summary.best:
         from search_spaces.register_cli import describe
         from search_spaces.registry import register_best
@@ -144,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
             registered = register_best(args.tracking_uri, study.name, args.register)
         except SheetsweepError as error:
             print(f"error: --register: {error}", file=sys.stderr)
-            return 2
+            return Exit.BAD_INPUT
         print(describe(registered, study.name))
     if args.report and summary.best:
-        code = write_report(study.name, args.tracking_uri, args.report)
-        if code:
-            return code
-    return 0 if summary.best else 1
+        code = max(code, write_report(study.name, args.tracking_uri, args.report))
+    if code != Exit.OK:
+        name = Exit(code).name if code in {e.value for e in Exit} else "from the report"
+        print(f"exit status {code:d} ({name}): see docs/exit_codes.md", file=sys.stderr)
+    return code

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+import sqlalchemy.exc
 from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.protos import databricks_pb2
 from mlflow.tracking import MlflowClient
 
 from search_spaces.tags import (
@@ -41,6 +45,33 @@ HTTP_LIMITS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
+
+
+#: What MLflow raises when its store cannot be reached or refuses a write; `except` these,
+#: then re-raise unless `tracking_failure` says so: the same types also carry bugs.
+TRACKING_ERRORS = (MlflowException, requests.RequestException, OSError)
+#: Error codes of a tracking server that refused a request it understood.
+REFUSED = {
+    databricks_pb2.ErrorCode.Name(code)
+    for code in (
+        databricks_pb2.PERMISSION_DENIED,
+        databricks_pb2.UNAUTHENTICATED,
+        databricks_pb2.CUSTOMER_UNAUTHORIZED,
+        databricks_pb2.TEMPORARILY_UNAVAILABLE,
+        databricks_pb2.REQUEST_LIMIT_EXCEEDED,
+    )
+}
+
+
+def tracking_failure(error: BaseException) -> bool:
+    """Whether `error` means the store could not be reached or written (a connection, a
+    timeout, a locked or full database, a refused request), not a mistake of the caller."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, requests.RequestException | OSError | sqlalchemy.exc.OperationalError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return isinstance(error, MlflowException) and error.error_code in REFUSED
 
 
 class TrackingUnreachable(SheetsweepError):
@@ -162,8 +193,26 @@ def finished_trials(client: MlflowClient, experiment_id: str) -> dict[str, dict[
     return {run.data.tags[KEY]: dict(run.data.metrics) for run in runs if KEY in run.data.tags}
 
 
+#: Where `mlflow ui` serves a SQLite store by default.
+UI_ADDRESS = "http://127.0.0.1:5000"
+
+
+def runs_page(tracking_uri: str, experiment_id: str) -> str:
+    """The MLflow UI's page of an experiment's runs. A fresh browser opens an experiment on
+    the GenAI overview (MLflow 3 keeps the workflow in the browser, not the experiment);
+    `workflowType=machine_learning` asks for the model-training view."""
+    server = tracking_uri if tracking_uri.startswith(("http://", "https://")) else UI_ADDRESS
+    return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
 def run_name(config: dict[str, Any], searched: list[str]) -> str:
-    return " ".join(f"{name}={config[name]}" for name in [*searched, "seed"])
+    """What the runs table shows: the searched values (floats to 3 significant digits; the
+    run's params keep them whole) and the seed."""
+    return " ".join(f"{name}={_short(config[name])}" for name in [*searched, "seed"])
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def sweep_trials(runs: SweepRuns) -> list:

@@ -21,7 +21,14 @@ from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
 from search_spaces.logged_models import dataset_input, log_trial_outputs
-from search_spaces.sweep_tracking import SweepRuns, child_runs, git_commit, run_name
+from search_spaces.sweep_tracking import (
+    TRACKING_ERRORS,
+    SweepRuns,
+    child_runs,
+    git_commit,
+    run_name,
+    tracking_failure,
+)
 from search_spaces.tags import (
     COMMIT,
     DATASET,
@@ -48,8 +55,9 @@ NOT_METRICS = {"epoch", "trial_key", "reused", "node_id", "stop_status", "stop_r
 class MlflowTrialLogger(Callback):
     """Tune callback: child run per trial, metrics per epoch, artifacts at the end.
 
-    MLflow going away mid-sweep must not stop the sweep: a failed write is logged as a
-    warning, remembered in `unlogged`, and the trial goes on (Tune keeps its results).
+    MLflow going away mid-sweep must not stop the sweep: a write the store could not take
+    is logged as a warning, remembered in `unlogged` (the sweep's exit status says so),
+    and the trial goes on (Tune keeps its results). Any other error is a bug: it is raised.
     """
 
     def __init__(
@@ -91,7 +99,9 @@ class MlflowTrialLogger(Callback):
             return
         try:
             action()
-        except Exception as error:  # the tracking store is not the sweep's to crash
+        except TRACKING_ERRORS as error:
+            if not tracking_failure(error):
+                raise
             self._down_until = time.monotonic() + DOWN_BACKOFF_S
             reason = str(error).splitlines()[0][:300] if str(error) else ""
             message = f"{trial}: could not {what} in MLflow ({type(error).__name__}: {reason})"

@@ -1,13 +1,18 @@
 """Exposure: what the platform serves, loads and logs."""
 
+import ipaddress
+import os
+import socket
+import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
 
 from tests.commands import ROOT, run_command
-from tests.processes import mlflow_server
+from tests.processes import free_port, healthy, mlflow_server, stop, wait_for
 from trainables.model.net import ModelConfig, SheetMusicNet
 from trainables.training.artifacts import load_weights
 
@@ -29,9 +34,62 @@ def test_server_refuses_another_address_without_authentication(host, tmp_path):
     assert not (tmp_path / "x.db").exists()
 
 
-def test_server_binds_to_localhost_by_default():
-    text = (ROOT / "mlflow/serve.sh").read_text()
-    assert "HOST=${MLFLOW_HOST:-127.0.0.1}" in text
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of this machine's TCP sockets listening on `port`, IPv4 and
+    IPv6, from /proc/net/tcp{,6} (each 32-bit word of an address in host byte order)."""
+    addresses = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                addresses.add(str(ipaddress.ip_address(words)))
+    return addresses
+
+
+def other_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (`hostname -I`)."""
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    found = (ipaddress.ip_address(a) for a in out.stdout.split())
+    return [str(a) for a in found if a.version == 4 and not a.is_loopback]
+
+
+def test_server_listens_on_loopback_only_by_default(tmp_path):
+    """`mlflow/serve.sh` as a user starts it, no MLFLOW_HOST: only 127.0.0.1 is bound,
+    and the machine's other addresses refuse the connection."""
+    port = free_port()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_HOST", "MLFLOW_AUTH_CONFIG_PATH")
+    }
+    env |= {
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path / "artifacts"),
+    }
+    with (tmp_path / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            ["bash", str(ROOT / "mlflow/serve.sh")],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own process group: stop() ends the server's workers too
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: healthy(url) or server.poll() is not None, "the MLflow server")
+        assert healthy(url), (tmp_path / "server.log").read_text()[-3000:]
+        assert listening_addresses(port) == {"127.0.0.1"}
+        for address in other_addresses():
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((address, port), timeout=10).close()
+    finally:
+        stop(server)
 
 
 def test_authenticated_server_turns_away_anonymous_requests(tmp_path):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -34,6 +36,25 @@ class Store:
 
     def load(self) -> Runs:
         return load_runs(self.tracking_uri, list(self.experiments))
+
+
+def with_own_artifacts(store: Store, folder: Path) -> Store:
+    """A copy of `store` into `folder` with its own copy of its experiments' artifacts,
+    the runs pointed at them: a test may delete a file without touching the session's."""
+    shutil.copy(store.folder / "mlflow.db", folder / "mlflow.db")
+    with sqlite3.connect(folder / "mlflow.db") as db:
+        for name in store.experiments:
+            (location,) = db.execute(
+                "select artifact_location from experiments where name = ?", (name,)
+            ).fetchone()
+            copy = folder / "mlartifacts" / name
+            shutil.copytree(urlparse(location).path, copy)
+            for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri")):
+                db.execute(
+                    f"update {table} set {column} = replace({column}, ?, ?)",
+                    (location, copy.as_uri()),
+                )
+    return Store(f"sqlite:///{folder / 'mlflow.db'}", folder, store.experiments)
 
 
 def smoke_study(**changes) -> Study:

@@ -35,6 +35,7 @@ from search_spaces.tags import (
     STUDY,
 )
 from tests.analysis.conftest import Store
+from trainables.exit_codes import Exit
 from trainables.keys import register_of
 from trainables.model.metrics import summarize
 from trainables.training.artifacts import write_per_key_psnr, write_test_scores
@@ -233,8 +234,12 @@ def test_the_report_shows_them_and_counts_no_evaluation_as_a_trial(
 ):
     out = tmp_path / "report"
     argv = ["--experiment", "smoke", "--tracking-uri", smoke_evaluated.store.tracking_uri]
-    assert main([*argv, "--out", str(out), "--no-log"]) == 0
-    assert "smoke: 4 finished, 2 failed\n" in capsys.readouterr().out
+    code = main([*argv, "--out", str(out), "--no-log"])
+    printed = capsys.readouterr()
+    assert "smoke: 4 finished, 2 failed\n" in printed.out
+    unknown = smoke_evaluated.ids["unknown"]  # logged no scores: its error kinds are missing
+    assert code == Exit.INCOMPLETE and f"({unknown}) has no test_scores.csv" in printed.err
+    assert printed.err.count("incomplete:") == 1
     text = (out / "report.md").read_text()
     assert "### Generalisation: smoke" in text
     names = smoke_evaluated.names

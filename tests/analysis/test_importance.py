@@ -8,8 +8,16 @@ import pandas as pd
 import pytest
 
 from analysis.__main__ import main as report_main
-from analysis.importance import answer, at_epoch, importances, parse_space, searched_study
+from analysis.importance import (
+    answer,
+    at_epoch,
+    fanova_text,
+    importances,
+    parse_space,
+    searched_study,
+)
 from analysis.search_figures import asha_curves, importance_bars, parallel_coordinates
+from analysis.tables import importance_table
 from search_spaces.study import Dimension
 from tests.analysis.conftest import smoke_study, sweep
 from tests.analysis.frames import trials_frame
@@ -91,6 +99,47 @@ def test_the_figures_draw_every_configuration(study):
     curves = [line for line in lines if len(set(line.get_xdata())) > 1]  # not the rung
     assert len(curves) == 24
     assert parallel_coordinates(study, "test_psnr").axes  # Optuna's own plot
+
+
+@pytest.fixture(scope="module")
+def mostly_flat():
+    """6 configurations, 5 of them alike in PSNR: a bootstrap resample that misses the
+    sixth has no variance, and fANOVA nothing to split."""
+    configs = [{"lr": lr, "kernel": kernel} for lr in (1e-4, 1e-3, 1e-2) for kernel in "35"]
+    trials = trials_frame(configs, seeds=(0,), experiment="flat")
+    trials["test_psnr"] = [20.0] * 5 + [24.0]
+    history = pd.DataFrame(
+        {"run_id": trials["run_id"], "metric": "test_psnr", "epoch": 1, "value": 18.0}
+    )
+    space = "{'lr': ['loguniform', [1e-05, 0.1]], 'kernel': ['choice', ['3', '5']]}"
+    return searched_study(trials, history, "flat", parse_space(space), "test_psnr", "max")
+
+
+def test_resamples_fanova_cannot_score_are_counted_not_zeroed(mostly_flat):
+    table = importances(mostly_flat, "test_psnr", bootstraps=30, seed=0)
+    # the resamples `importances` draws: those holding the sixth configuration vary
+    rng = np.random.default_rng(0)
+    index = mostly_flat.configs.index.to_numpy()
+    draws = [rng.choice(index, size=len(index)) for _ in range(30)]
+    varied = sum(mostly_flat.configs.loc[d, "test_psnr"].nunique() > 1 for d in draws)
+    assert 0 < varied < 30
+    assert table["fanova_resamples"].tolist() == [varied, varied]
+    assert (table["fanova_bootstraps"] == 30).all()
+    assert table["fanova_ci_high"].gt(0).any()  # an interval over the resamples scored
+    display = importance_table({"test_psnr": table}, "flat").display
+    assert display["resamples"].tolist() == [f"{varied} of 30"] * 2
+    text = answer(mostly_flat, {"test_psnr": table}, epochs=2)
+    assert f"over {varied} of 30 resamples" in text
+
+
+def test_an_importance_without_any_resample_says_so():
+    row = pd.Series(
+        {"fanova": 0.5, "fanova_ci_low": np.nan, "fanova_ci_high": np.nan}
+        | {"fanova_resamples": 0, "fanova_bootstraps": 50}
+    )
+    assert fanova_text(row) == "50% (no interval: 0 of 50 resamples)"
+    row[["fanova_ci_low", "fanova_ci_high", "fanova_resamples"]] = [0.2, 0.7, 48]
+    assert fanova_text(row) == "50% [20%, 70%] over 48 of 50 resamples"
 
 
 @pytest.mark.slow

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from urllib.parse import urlparse
+
+from mlflow.tracking import MlflowClient
 
 from analysis.__main__ import main
+from tests.analysis.conftest import with_own_artifacts
 from tests.commands import ROOT, report_command, run_command
+from trainables.exit_codes import Exit
+from trainables.training.artifacts import TEST_SCORES
 
 
 def test_report_command(smoke_store, tmp_path: Path, capsys):
@@ -60,6 +66,22 @@ def test_unknown_experiment_exits_2(smoke_store, tmp_path: Path, capsys):
     error = capsys.readouterr().err
     assert code == 2 and "experiment 'nope' does not exist" in error
     assert not (tmp_path / "never").exists()
+
+
+def test_a_finished_run_without_its_scores_exits_3_and_is_named(
+    smoke_store, smoke_runs, tmp_path: Path, capsys
+):
+    store = with_own_artifacts(smoke_store, tmp_path)
+    run = smoke_runs.finished.iloc[0]
+    folder = MlflowClient(store.tracking_uri).get_run(run["run_id"]).info.artifact_uri
+    (Path(urlparse(folder).path) / TEST_SCORES).unlink()
+    argv = ["--experiment", "smoke", "--tracking-uri", store.tracking_uri, "--no-log"]
+    code = main([*argv, "--out", str(tmp_path / "report")])
+    error = capsys.readouterr().err
+    assert code == Exit.INCOMPLETE == 3
+    assert f"smoke run {run['run_name']} ({run['run_id']}) has no {TEST_SCORES}" in error
+    assert error.count("incomplete:") == 1  # its per-key scores and the others' are there
+    assert (tmp_path / "report" / "report.md").is_file()
 
 
 def test_module_entry_point_exits_2_on_a_missing_store(tmp_path: Path):

@@ -3,6 +3,7 @@ report without its MLflow store."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import pandas as pd
 import pytest
 
 from analysis.__main__ import main
+from analysis.missing import missing_files
 from analysis.publish import RUN_JSON, load_published, publish
 from analysis.render import render_markdown
 from analysis.report import build_report
+from trainables.training.artifacts import TEST_SCORES
 
 #: A published study is committed: weights and audio stay out.
 MAX_BYTES = 2_000_000
@@ -87,6 +90,17 @@ def test_the_report_builds_from_a_published_folder(smoke_store, tmp_path, capsys
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "r" / "report.html").stat().st_size > 10_000
     assert "MLflow store" not in capsys.readouterr().out
+
+
+def test_a_run_without_scores_is_still_missing_once_published(smoke_runs, tmp_path):
+    assert missing_files(smoke_runs).empty  # every finished trial logged its files
+    lost = smoke_runs.finished.iloc[0]
+    scores = smoke_runs.test_scores
+    runs = dataclasses.replace(smoke_runs, test_scores=scores[scores["run_id"] != lost["run_id"]])
+    again = load_published(publish(runs, tmp_path / "published"))
+    expected = [["smoke", lost["run_id"], lost["run_name"], TEST_SCORES]]
+    assert missing_files(runs).values.tolist() == expected
+    assert missing_files(again).values.tolist() == expected
 
 
 def test_a_folder_that_is_not_published_is_refused(tmp_path: Path, capsys):

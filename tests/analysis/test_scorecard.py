@@ -116,3 +116,40 @@ def test_a_study_of_held_out_pianos_only_is_scored_on_them(best_runs):
     )
     assert "what was held out (TimGM6mb-p2)" in card.registers.caption
     assert list(card.generalisation.data["test_set"]) == ["held out: TimGM6mb-p2"]
+
+
+def without_scores(runs, run_ids) -> object:
+    """`runs` as read from a store where `run_ids` logged no test scores."""
+    scores = runs.test_scores
+    return dataclasses.replace(runs, test_scores=scores[~scores["run_id"].isin(run_ids)])
+
+
+def test_held_out_seeds_without_scores_are_missing_not_error_free(best_runs):
+    held = best_runs.finished[best_runs.finished["held_out"].notna()]
+    first, second = held["run_id"]
+    card = scorecard(without_scores(best_runs, [first]), "best-mini")
+    row = card.held_out_errors.data.set_index("held_out").loc["TimGM6mb-p2"]
+    scores = best_runs.test_scores[best_runs.test_scores["run_id"] == second]
+    assert (row["seeds"], row["scores_missing"], row["notes"]) == (2, 1, 88)
+    assert row["wrong"] == int((~scores["correct"].astype(bool)).sum())
+    card = scorecard(without_scores(best_runs, [first, second]), "best-mini")
+    row = card.held_out_errors.data.set_index("held_out").loc["TimGM6mb-p2"]
+    assert row["scores_missing"] == 2
+    assert row[["notes", "wrong", *ERROR_KINDS]].isna().all()  # not 0 wrong notes
+    shown = card.held_out_errors.display.set_index("held out").loc["TimGM6mb-p2"]
+    assert shown[["wrong", *ERROR_KINDS]].tolist() == ["missing"] * 5
+    assert shown["seeds without scores"] == 2
+
+
+def test_the_summary_counts_wrong_keys_over_the_seeds_with_scores(best_runs):
+    split = best_runs.finished[best_runs.finished["held_out"].isna()]
+    (lost, lost_name), (kept, _) = zip(split["run_id"], split["run_name"], strict=True)
+    card = scorecard(without_scores(best_runs, [lost]), "best-mini")
+    assert " of 88 clean test predictions read as another key" in card.summary
+    assert f"over 1 of 2 seeds: the scores of {lost_name} are missing." in card.summary
+    kept_scores = best_runs.test_scores[best_runs.test_scores["run_id"] == kept]
+    assert card.confusions.data["count"].sum() == int((~kept_scores["correct"].astype(bool)).sum())
+    assert set(card.confusions.display["models"]) <= {"1 of 1"}
+    card = scorecard(without_scores(best_runs, [lost, kept]), "best-mini")
+    assert "the clean test scores of every seed are missing" in card.summary
+    assert "of 0 clean test predictions" not in card.summary

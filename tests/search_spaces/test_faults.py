@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from tests.commands import ROOT, run_command, sweep_command
 from tests.processes import mlflow_server
 from tests.search_spaces.test_sweep import custom_study, kill_driver_after, runs_of
+from trainables.exit_codes import Exit
 from trainables.training.config import TrialConfig
 from trainables.training.memory import available_memory, training_memory
 
@@ -65,8 +66,10 @@ def test_diverging_oversized_and_raising_trials_stop_alone_with_their_reason(tmp
 
     study = custom_study(tmp_path, "faults", edit)
     result = run_command(sweep_command(study, tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == Exit.INCOMPLETE, result.stderr[-3000:]
     assert "trials: 1 diverged, 1 failed, 1 finished, 1 too_large" in result.stdout
+    failed = next(line for line in result.stdout.splitlines() if line.startswith("failed: "))
+    assert "(diverged)" in failed and "(failed)" in failed and "(too_large)" in failed
 
     _, _, children = runs_of(tmp_path, "faults")
     by_status = {r.data.tags["sheetsweep.status"]: r for r in children}
@@ -88,7 +91,8 @@ def test_diverging_oversized_and_raising_trials_stop_alone_with_their_reason(tmp
 @pytest.mark.slow
 def test_tracking_server_going_away_does_not_stop_the_sweep(tmp_path):
     """Kill the tracking server after the first epoch is logged: the sweep finishes, says
-    what it could not log, and Tune's results keep every trial's metrics."""
+    what it could not log and which trials MLflow may lack, exits NOT_RECORDED, and Tune's
+    results keep every trial's metrics."""
 
     def edit(raw):
         raw["fixed"]["epochs"] = 3
@@ -112,9 +116,11 @@ def test_tracking_server_going_away_does_not_stop_the_sweep(tmp_path):
             time.sleep(1)
         os.killpg(server["process"].pid, signal.SIGKILL)  # the server and its workers
         output, _ = driver.communicate(timeout=600)
-    assert driver.returncode == 0, output[-3000:]
+    assert driver.returncode == Exit.NOT_RECORDED, output[-3000:]
     assert "could not" in output and "in MLflow" in output
     assert "MLflow was unreachable when the sweep ended" in output
+    unconfirmed = next(line for line in output.splitlines() if "not recorded in MLflow" in line)
+    assert unconfirmed.count("(unconfirmed)") == 4 and "seed=0" in unconfirmed
     results = tune_results(tmp_path / "tune")
     assert len(results) == 4
     assert all(r["epoch"] == 3 and r["test_psnr"] > 0 for r in results)

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tests.processes import free_port, start, stop, wait_for
 from tests.trainables.data.test_onsets import as_recording
 from trainables.data.audio import read_wav
 from trainables.data.cli import main as dataset_main
+from trainables.exit_codes import Exit
 from trainables.serving.sheet_model import image_from_png_base64, load_reader
 from trainables.serving.transcribe_cli import main as transcribe_main
 
@@ -116,7 +118,8 @@ def test_transcribe_reads_a_44k_stereo_recording_in_a_fresh_process(
     expected = champion.read(recording, user_rate)
     files = ["C4.wav", "room.wav", "click.wav", "broken.wav"]
     result = transcribe(tmp_path, store, *files, "--model", CHAMPION, "--out", "out")
-    assert result.returncode == 2, result.stderr[-2000:]  # broken.wav could not be read
+    # broken.wav could not be read, room.wav and click.wav hold no note: some files not read
+    assert result.returncode == Exit.INCOMPLETE, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert f"C4.wav: {expected.note} (MIDI {expected.midi}), margin" in lines[0]
     assert "onset 0.30 s" in lines[0]
@@ -178,8 +181,9 @@ def test_evaluate_scores_an_imported_folder_and_the_report_shows_it(
 ):
     root = imported_recordings(small_root, tmp_path)
     capsys.readouterr()
-    assert evaluate_main(["--model", CHAMPION, "--data", str(root), "--tracking-uri", store]) == 0
+    code = evaluate_main(["--model", CHAMPION, "--data", str(root), "--tracking-uri", store])
     out = capsys.readouterr().out
+    assert code == (Exit.INCOMPLETE if "not read: " in out else Exit.OK)
     assert f"{CHAMPION} on my-piano (12 notes):" in out
     for register, n in (("low", 4), ("mid", 5), ("high", 3)):
         assert any(line.split()[:2] == [register, str(n)] for line in out.splitlines()), out
@@ -241,6 +245,14 @@ def test_mlflow_models_serve_answers_the_readme_request(store, champion, small_r
         )
         with urllib.request.urlopen(asked, timeout=120) as response:
             note, silence = json.load(response)["predictions"]
+        too_long = {"dataframe_records": [{"samples": [0.0] * 8000 * 31, "sample_rate": 8000}]}
+        asked = urllib.request.Request(
+            asked.full_url, json.dumps(too_long).encode(), asked.headers, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(asked, timeout=120)
+        assert refused.value.code == 400
+        assert "row 0: 31.0 s long, more than the 30 s" in refused.value.read().decode()
     finally:
         stop(server)
     expected = champion.read(recording.mean(axis=1), user_rate)

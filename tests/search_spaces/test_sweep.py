@@ -90,6 +90,9 @@ def test_smoke_study_prints_the_best_config_and_where_the_runs_are(smoke):
     assert "best (test_psnr, mean over 2 seed(s)): loss=" in result.stdout
     assert f"sqlite:///{folder / 'mlflow.db'}" in result.stdout
     assert "mlflow ui --backend-store-uri" in result.stdout
+    page = "http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning"
+    assert f"its runs: {page}" in result.stdout
+    assert result.returncode == 0  # every planned trial recorded
     assert "snapshotting has been triggered" not in result.stdout + result.stderr
     report = folder / "report" / "report.html"
     assert f"report: {report}" in result.stdout

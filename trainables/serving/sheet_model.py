@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,29 @@ from trainables.features.spectrograms import spectrogram_db
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.model.metrics import target_distances
 from trainables.model.net import SheetMusicNet
+from trainables.serving.model_code import ModelNotFound, check_model_code, model_folder
 from trainables.training.config import TrialConfig
 from trainables.training.export import BUNDLE, SIGNATURE, TARGETS, WEIGHTS
 
+#: The longest recording one request may carry: a note and its lead-in, not a concert.
+MAX_RECORDING_S = 30.0
 
-class ModelNotFound(SheetsweepError):
-    """A model URI that does not resolve to a sheetsweep model."""
+
+def recording_problem(audio: np.ndarray, rate: int, source: str) -> str | None:
+    """Why `audio` cannot be read as one note's recording, or None: a sample rate that is
+    not positive, a recording longer than MAX_RECORDING_S, NaN or infinite samples."""
+    if rate <= 0:
+        return f"{source}: sample rate {rate}, expected > 0"
+    seconds = len(audio) / rate
+    if seconds > MAX_RECORDING_S:
+        return (
+            f"{source}: {seconds:.1f} s long, more than the {MAX_RECORDING_S:g} s a recording "
+            "of one note may last: cut it around the note"
+        )
+    bad = int(np.size(audio) - np.isfinite(audio).sum())
+    if bad:
+        return f"{source}: {bad} of {np.size(audio)} samples are NaN or infinite"
+    return None
 
 
 @dataclass(frozen=True)
@@ -151,8 +169,9 @@ class SheetModel(mlflow.pyfunc.PythonModel):
         found: list[tuple[int, torch.Tensor, object]] = []  # (position, features, window)
         for audio, rate, source in recordings:
             try:
-                if rate <= 0:
-                    raise ValueError(f"{source}: sample rate {rate}, expected > 0")
+                problem = recording_problem(audio, rate, source)
+                if problem:
+                    raise ValueError(problem)
                 window = cut_window(audio, rate, self.duration_s, source)
             except (SheetsweepError, ValueError) as error:
                 readings.append(Reading(source, False, reason=str(error)))
@@ -182,28 +201,42 @@ class SheetModel(mlflow.pyfunc.PythonModel):
         return readings
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """One row per recording; a malformed recording (too long, NaN samples, a bad rate)
+        refuses the request, which a model server answers with HTTP 400 and the reason."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
         recordings = [
             (np.asarray(samples, dtype=np.float32), int(rate), f"row {i}")
             for i, (samples, rate) in enumerate(
                 zip(model_input["samples"], model_input["sample_rate"], strict=True)
             )
         ]
+        problems = list(filter(None, (recording_problem(*r) for r in recordings)))
+        if problems:
+            raise MlflowException("; ".join(problems), error_code=INVALID_PARAMETER_VALUE)
         rows = [reading.row() for reading in self.read_many(recordings)]
         frame = pd.DataFrame(rows, columns=list(SIGNATURE.outputs.input_names()))
         frame["midi"] = pd.Series([r["midi"] for r in rows], dtype=object)  # ints and None
         return frame
 
 
-def load_reader(uri: str) -> SheetModel:
+def load_reader(uri: str, trust_model_code: bool = False) -> SheetModel:
     """The model at `uri` (runs:/, models:/name@alias, models:/<id>, a folder), ready to
-    `read` audio; ModelNotFound when the URI does not lead to a sheetsweep model."""
+    `read` audio. Its stored code runs only if it is code this package ships
+    (trainables/serving/model_code.py), or if `trust_model_code`; else UntrustedModelCode.
+    ModelNotFound when the URI does not lead to a sheetsweep model."""
     from mlflow.exceptions import MlflowException
 
-    try:
-        loaded = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelNotFound(f"model {uri!r}: cannot be loaded ({first})") from None
+    with tempfile.TemporaryDirectory() as staging:
+        folder = model_folder(uri, Path(staging))
+        if not trust_model_code:
+            check_model_code(folder, uri)
+        try:
+            loaded = mlflow.pyfunc.load_model(str(folder))
+        except (MlflowException, OSError) as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ModelNotFound(f"model {uri!r}: cannot be loaded ({first})") from None
     reader = loaded.unwrap_python_model()
     if not isinstance(reader, SheetModel):
         raise ModelNotFound(f"model {uri!r} is a {type(reader).__name__}, not a sheetsweep model")

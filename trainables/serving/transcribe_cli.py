@@ -22,7 +22,9 @@ from pathlib import Path
 import mlflow
 from trainables.data.audio import read_wav
 from trainables.errors import SheetsweepError
+from trainables.exit_codes import Exit
 from trainables.keys import LOWEST_MIDI, note_name
+from trainables.serving.model_code import add_trust_model_code
 from trainables.serving.sheet_model import Reading, SheetModel, load_reader
 from trainables.tracking_uri import add_tracking_uri
 from trainables.training.artifacts import save_image_rows
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for images and CSV")
     add_tracking_uri(parser)  # where models:/ and runs:/ resolve
+    add_trust_model_code(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -94,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in args.recordings if not p.is_file()]
     if missing:
         print(f"error: no such file(s): {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     try:
-        reader = load_reader(args.model)
+        reader = load_reader(args.model, trust_model_code=args.trust_model_code)
     except SheetsweepError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     recordings, failed = [], 0
     for path in args.recordings:
         try:
@@ -112,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     names = image_names([Path(source) for _, _, source in recordings])
     rows = []
-    for reading, name in zip(reader.read_many(recordings), names, strict=True):
+    readings = reader.read_many(recordings)
+    for reading, name in zip(readings, names, strict=True):
         image = save_transcription(reading, reader, args.out / name) if reading.found else None
         print(describe(reading, image))
         rows.append(csv_row(reading, image))
@@ -121,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {args.out / CSV_NAME}")
-    return 2 if failed else 0
+    read = sum(reading.found for reading in readings)
+    if not read:
+        return Exit.NO_RESULT
+    return Exit.INCOMPLETE if failed or read < len(readings) else Exit.OK
 
 
 if __name__ == "__main__":

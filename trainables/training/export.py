@@ -8,6 +8,7 @@ it is named here by path, not imported: training comes before serving.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import tempfile
 from pathlib import Path
@@ -53,6 +54,8 @@ SIGNATURE = ModelSignature(
 
 #: The code MLflow stores with each model and runs on load ("models from code", not a pickle).
 MODEL_CODE = Path(__file__).parents[1] / "serving" / "sheet_model_code.py"
+#: The metadata key of that code's SHA-256 when it was logged (trainables/serving/model_code.py).
+CODE_SHA256 = "code_sha256"
 
 
 def input_example(rate: int = 8000, seconds: float = 0.5) -> pd.DataFrame:
@@ -118,6 +121,7 @@ def save_sheet_model(
             pip_requirements=requirements(),
             metadata={
                 "sheetsweep_version": package_version(),
+                CODE_SHA256: hashlib.sha256(MODEL_CODE.read_bytes()).hexdigest(),
                 "dataset_hash": data.dataset_hash,
                 "duration_s": data.duration_s,
                 "needs": "the sheetsweep package (pip install <its repository>)",

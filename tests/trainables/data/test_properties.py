@@ -1,14 +1,16 @@
 """Property-based: malformed annotation rows and study files never escape as a bare
 traceback; the loaders answer with their own typed error or accept the input."""
 
-import contextlib
+import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from search_spaces.study import StudyError, parse_study
+from search_spaces.study_schema import REQUIRED, TOP_LEVEL
 from trainables.data.annotations import COLUMNS, check_annotations
 from trainables.errors import DatasetError
 
@@ -116,7 +118,33 @@ def test_malformed_studies_give_a_study_error(changes, removed):
 
 
 @settings(max_examples=100, deadline=None)
-@given(raw=value)
-def test_any_yaml_value_as_a_study_gives_a_study_error(raw):
-    with contextlib.suppress(StudyError):
+@given(raw=value.filter(lambda v: not isinstance(v, dict)))
+def test_a_yaml_value_other_than_a_mapping_is_refused_as_a_study(raw):
+    kind = type(raw).__name__
+    with pytest.raises(
+        StudyError, match=rf"^fuzzed\.yaml: expected a mapping of study fields, got {kind}$"
+    ):
         parse_study(raw, Path("fuzzed.yaml"))
+
+
+strangers = st.dictionaries(
+    st.text(max_size=8).filter(lambda k: k not in TOP_LEVEL), value, max_size=2
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    known=st.dictionaries(st.sampled_from(sorted(TOP_LEVEL)), value, max_size=3), unknown=strangers
+)
+@example(known={}, unknown={})
+@example(known={"name": None}, unknown={})
+@example(known={"name": "p"}, unknown={"oops": 1})
+def test_a_mapping_that_is_no_study_is_refused_naming_the_fields(known, unknown):
+    """At most 3 known fields, of the 8 required: never a study. Unknown fields are named
+    first, else the required ones missing or empty (None)."""
+    if unknown:
+        expected = f"unknown field(s) {sorted(unknown)}; known: "
+    else:
+        expected = f"missing or empty field(s) {[k for k in REQUIRED if known.get(k) is None]}"
+    with pytest.raises(StudyError, match="^" + re.escape(f"fuzzed.yaml: {expected}")):
+        parse_study({**known, **unknown}, Path("fuzzed.yaml"))

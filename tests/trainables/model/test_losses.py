@@ -1,17 +1,14 @@
-"""The separable SSIM loss: torchmetrics' number, a gradient, fp32 under autocast."""
+"""The losses: the separable SSIM is torchmetrics' number, a gradient, fp32 under
+autocast; smooth L1 on images is half the MSE."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from trainables.data.engraving import load_targets
+from trainables.data.engraving import engrave_targets, load_targets
 from trainables.model.losses import LOSSES, gaussian_taps, loss_fn, ssim, ssim_loss
-
-TARGETS = Path(__file__).parents[3] / "data" / "default" / "targets"
 
 
 def reference(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -19,16 +16,12 @@ def reference(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
 
 @pytest.fixture(scope="module")
-def staffs() -> torch.Tensor:
-    """Real engraved targets when the default dataset is built, else drawn staff-like ones."""
-    if TARGETS.is_dir() and len(list(TARGETS.glob("*.png"))) == 88:
-        return torch.from_numpy(load_targets(TARGETS))[::22]  # 4 keys across the keyboard
-    images = torch.ones(4, 1, 162, 300)
-    for row in range(50, 110, 12):  # five staff lines
-        images[:, :, row : row + 2, 20:280] = 0.1
-    for i in range(4):  # a note head that moves with the key
-        images[i, :, 30 + 24 * i : 40 + 24 * i, 140:156] = 0.05
-    return images
+def staffs(tmp_path_factory: pytest.TempPathFactory) -> torch.Tensor:
+    """Real targets, engraved and loaded by the project's own code: 4 keys across the
+    keyboard, (4, 1, 162, 300) in [0, 1]."""
+    folder = tmp_path_factory.mktemp("targets")
+    engrave_targets(folder)
+    return torch.from_numpy(load_targets(folder))[::22]
 
 
 def test_the_window_is_torchmetrics_gaussian():
@@ -125,3 +118,32 @@ def test_mismatched_shapes_are_refused():
 def test_public_names_stay():
     assert set(LOSSES) == {"smooth_l1", "mse", "ssim"}
     assert LOSSES["ssim"] is ssim_loss
+
+
+def test_smooth_l1_is_half_the_mse_on_images_in_0_1(staffs):
+    """Where every |prediction - target| <= 1, smooth L1 (beta 1) is 0.5 d^2: half the
+    squared error, and so half its gradient. Adam is invariant to that factor, so the two
+    losses train the same model (docs/findings.md, "Smooth L1 and MSE")."""
+    smooth_l1, mse = loss_fn("smooth_l1"), loss_fn("mse")
+    generator = torch.Generator().manual_seed(0)
+    for prediction in (torch.rand(staffs.shape, generator=generator), 1 - staffs, staffs * 0.9):
+        a = prediction.clone().requires_grad_()
+        b = prediction.clone().requires_grad_()
+        half, whole = smooth_l1(a, staffs), mse(b, staffs)
+        assert float(half.detach()) > 0
+        assert float(half.detach()) == pytest.approx(0.5 * float(whole.detach()), rel=1e-6)
+        half.backward()
+        whole.backward()
+        assert torch.allclose(a.grad, 0.5 * b.grad, rtol=1e-5, atol=1e-12)
+
+
+def test_smooth_l1_is_not_half_the_mse_beyond_a_difference_of_1(staffs):
+    """The condition matters: where |d| > 1 (images outside [0, 1]) smooth L1 is |d| - 0.5,
+    below d^2 / 2."""
+    smooth_l1, mse = loss_fn("smooth_l1"), loss_fn("mse")
+    shifted = staffs + 2  # d = 2 everywhere: 1.5 against half of 4
+    assert float(smooth_l1(shifted, staffs)) == pytest.approx(1.5)
+    assert float(mse(shifted, staffs)) / 2 == pytest.approx(2.0)
+    prediction = torch.rand(staffs.shape, generator=torch.Generator().manual_seed(0))
+    prediction, target = prediction * 255, staffs * 255  # images on 0-255
+    assert float(smooth_l1(prediction, target)) < 0.1 * float(mse(prediction, target)) / 2

@@ -12,13 +12,18 @@ import pandas as pd
 import pytest
 import soundfile
 import torch
+from mlflow.exceptions import MlflowException
 
 from tests.commands import run_command
 from tests.trainables.data.test_onsets import as_recording
 from trainables.data.annotations import load_annotations
 from trainables.data.audio import read_wav
 from trainables.data.onsets import cut_window
-from trainables.serving.sheet_model import image_from_png_base64, load_reader
+from trainables.serving.sheet_model import (
+    MAX_RECORDING_S,
+    image_from_png_base64,
+    load_reader,
+)
 from trainables.training.artifacts import MODEL
 from trainables.training.data import prepare_data
 
@@ -100,3 +105,20 @@ def test_the_model_needs_nothing_but_its_folder(quick_trial, small_root, tmp_pat
     result = run_command([sys.executable, "-c", code], timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_a_recording_too_long_or_with_nan_samples_is_refused_by_name(quick_trial, reader):
+    _, _, out = quick_trial
+    rate = 8000
+    long = np.zeros(round((MAX_RECORDING_S + 1) * rate), dtype=np.float32)
+    broken = np.sin(np.arange(rate, dtype=np.float32))
+    broken[[10, 20]] = np.nan, np.inf
+    too_long, not_finite = reader.read(long, rate, "long.wav"), reader.read(broken, rate, "x")
+    assert not too_long.found and "long.wav: 31.0 s long, more than the 30 s" in too_long.reason
+    assert not not_finite.found and not_finite.reason == "x: 2 of 8000 samples are NaN or infinite"
+    model = mlflow.pyfunc.load_model(str(out / MODEL))
+    request = pd.DataFrame(
+        [{"samples": broken.tolist(), "sample_rate": rate}, {"samples": [0.0], "sample_rate": 0}]
+    )
+    with pytest.raises(MlflowException, match="row 0: 2 of 8000 .*; row 1: sample rate 0"):
+        model.predict(request)
