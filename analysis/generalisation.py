@@ -77,8 +77,10 @@ def latest_evaluations(evaluations: pd.DataFrame, study: str) -> pd.DataFrame:
     """The study's evaluation runs, the latest one per model and dataset: scoring a model
     twice on the same notes must not count it as two models."""
     runs = evaluations[evaluations["experiment"] == study].sort_values("start_time")
+    runs = runs.assign(condition=runs["condition"].fillna("clean"))  # logged before conditions
     model = runs["model_run_id"].fillna(runs["model_uri"])
-    latest = ~runs.assign(model=model).duplicated(["model", "dataset_hash"], keep="last")
+    keys = ["model", "dataset_hash", "condition"]
+    latest = ~runs.assign(model=model).duplicated(keys, keep="last")
     return runs[latest].reset_index(drop=True)
 
 
@@ -91,7 +93,9 @@ def evaluation_rows(evaluations: pd.DataFrame) -> list[dict]:
     keyed = evaluations.assign(config=evaluations["model_config"].fillna(model), seed=None)
     return [
         _test_set_row(evaluation_label(group), group, "test", source="evaluation")
-        for _, group in keyed.groupby(["dataset_hash", "config"], dropna=False, sort=False)
+        for _, group in keyed.groupby(
+            ["dataset_hash", "condition", "config"], dropna=False, sort=False
+        )
     ]
 
 
@@ -110,13 +114,20 @@ def _test_set_rows(trials: pd.DataFrame) -> list[dict]:
 
 
 def evaluation_label(group: pd.DataFrame) -> str:
-    """`model loss=mse seed=0 on real-piano (88 notes)`: the model by its trial's run name,
-    else by the URI it was given; `models a, b on ...` for a row of several."""
+    """`model loss=mse seed=0 on real-piano, phone (88 notes, 2 not read)`: the model by its
+    trial's run name, else by the URI it was given; `models a, b on ...` for a row of
+    several; the recording condition unless clean; the notes it found no note in."""
     models = list(dict.fromkeys(group["model_run_name"].fillna(group["model_uri"])))
     datasets = ", ".join(dict.fromkeys(group["dataset_name"].fillna("?").astype(str)))
+    condition = group.get("condition", pd.Series(dtype=object)).fillna("clean")
+    under = "".join(f", {c}" for c in dict.fromkeys(condition) if c != "clean")
     notes = "/".join(str(n) for n in dict.fromkeys(group["n_notes"].dropna().astype(int)))
+    refused = group.get("n_not_read", pd.Series(dtype="Int64")).dropna()
+    missed = f", {int(refused.sum())} not read" if len(refused) and refused.sum() else ""
     noun = "model" if len(models) == 1 else "models"
-    return f"{noun} {', '.join(map(str, models))} on {datasets} ({notes or '?'} notes)"
+    return (
+        f"{noun} {', '.join(map(str, models))} on {datasets}{under} ({notes or '?'} notes{missed})"
+    )
 
 
 def _test_set_row(label: str, runs: pd.DataFrame, prefix: str, source: str = "trials") -> dict:

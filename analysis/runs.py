@@ -25,6 +25,7 @@ from analysis.configs import HYPERPARAMETERS, config_labels
 from analysis.history import read_history, with_best
 from search_spaces.tags import (
     COMMIT,
+    CONDITION,
     DATASET,
     DATASET_NAME,
     DATASET_ROOT,
@@ -65,7 +66,9 @@ EVALUATION_COLUMNS = (
     "dataset_name",
     "dataset_hash",
     "dataset_root",
-    "n_notes",
+    "condition",  # the recording condition scored under (trainables/features/conditions.py)
+    "n_notes",  # every note of the dataset, read or not
+    "n_not_read",  # notes the model found no note in: counted as misses
     *EVALUATION_METRICS,
 )
 _RUN_STATUS = {
@@ -289,6 +292,7 @@ def _evaluations(runs: list, experiments: dict[str, str], trials: pd.DataFrame) 
             "dataset_name": run.data.tags.get(DATASET_NAME),
             "dataset_hash": run.data.tags.get(DATASET),
             "dataset_root": run.data.tags.get(DATASET_ROOT),
+            "condition": run.data.tags.get(CONDITION, "clean"),
             **run.data.metrics,
         }
         for run in runs
@@ -297,6 +301,7 @@ def _evaluations(runs: list, experiments: dict[str, str], trials: pd.DataFrame) 
     frame["model_run_name"] = _or_none(frame["model_run_id"].map(names))
     frame["model_config"] = _or_none(frame["model_run_id"].map(configs))
     frame["n_notes"] = pd.to_numeric(frame["n_notes"]).astype("Int64")
+    frame["n_not_read"] = pd.to_numeric(frame["n_not_read"]).astype("Int64")
     metrics = list(EVALUATION_METRICS)
     frame[metrics] = frame[metrics].astype(float)
     return frame

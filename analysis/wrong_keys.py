@@ -13,7 +13,7 @@ from analysis.tables import Table
 from trainables.keys import note_name
 
 #: What `error_kind` calls a wrong prediction, in the order the tables show them.
-ERROR_KINDS = ("octave", "neighbour", "octave + neighbour", "other")
+ERROR_KINDS = ("octave", "neighbour", "octave + neighbour", "other", "no note")
 
 
 def evaluation_errors_table(evaluations: pd.DataFrame, scores: pd.DataFrame, study: str) -> Table:
@@ -127,20 +127,24 @@ def confusion_list(scores: pd.DataFrame) -> pd.DataFrame:
     if wrong.empty:
         return pd.DataFrame(columns=columns)
     table = (
-        wrong.groupby(["midi", "predicted_midi"])
+        wrong.groupby(["midi", "predicted_midi"], dropna=False)
         .agg(count=("run_id", "size"), runs=("run_id", "nunique"))
         .reset_index()
     )
     table["note"] = table["midi"].map(note_name)
-    table["predicted"] = table["predicted_midi"].map(note_name)
-    table["semitones"] = table["predicted_midi"] - table["midi"]
+    predicted = table["predicted_midi"].astype("Int64")
+    table["predicted"] = predicted.map(note_name, na_action="ignore").fillna("no note")
+    table["semitones"] = predicted - table["midi"]
     table["kind"] = table["semitones"].map(error_kind)
     return table.sort_values(["count", "midi"], ascending=[False, True])[columns]
 
 
-def error_kind(semitones: int) -> str:
+def error_kind(semitones: int | None) -> str:
     """`octave` (a multiple of 12 away), `neighbour` (a tone or less away), `octave +
-    neighbour` (a tone or less from a whole number of octaves away), or `other`."""
+    neighbour` (a tone or less from a whole number of octaves away), `other`, or `no note`
+    (the model found no note in the recording: no key was read)."""
+    if pd.isna(semitones):
+        return "no note"
     if semitones % 12 == 0:
         return "octave"
     if abs(semitones) <= 2:
@@ -153,7 +157,7 @@ def confusion_table(confusions: pd.DataFrame, study: str, n_runs: int) -> Table:
         {
             "key": confusions["note"],
             "read as": confusions["predicted"],
-            "semitones": [f"{s:+d}" for s in confusions["semitones"]],
+            "semitones": ["–" if pd.isna(s) else f"{s:+d}" for s in confusions["semitones"]],
             "kind": confusions["kind"],
             "wrong test samples": confusions["count"],
             "models": [f"{r} of {n_runs}" for r in confusions["runs"]],

@@ -2,11 +2,14 @@
 
     sheetsweep-evaluate --model models:/piano@champion --data data/my-piano
     sheetsweep-evaluate --model runs:/<run id>/model --data data/fluid
+    sheetsweep-evaluate --model models:/piano@champion --data data/salamander --conditions all
 
 Every note of the dataset (all splits) is read as `sheetsweep-transcribe` reads a
 recording and scored with a trial's metrics: PSNR and note accuracy per register and key,
-the keys read wrong, the worst keys drawn. The result is an MLflow run in the experiment
-of the study that trained the model, linked to the model and the dataset, and
+the keys read wrong, the worst keys drawn; a note the model finds no note in counts as not
+read. `--conditions` scores it again under recording conditions (noise, rooms, a phone's
+band: trainables/features/conditions.py). Each (dataset, condition) is an MLflow run in the
+experiment of the study that trained the model, linked to the model and the dataset, and
 `sheetsweep-report` shows it in the study's generalisation table.
 """
 
@@ -27,6 +30,7 @@ from mlflow.tracking import MlflowClient
 import mlflow
 from search_spaces.logged_models import dataset_input
 from search_spaces.tags import (
+    CONDITION,
     CUSTOM_MODEL_DEVELOPMENT,
     DATASET,
     DATASET_NAME,
@@ -38,8 +42,10 @@ from search_spaces.tags import (
     ROLE,
     STUDY,
 )
+from trainables.data.dataset import open_dataset
 from trainables.errors import SheetsweepError
 from trainables.exit_codes import Exit
+from trainables.features.conditions import CONDITIONS, Condition, conditions
 from trainables.keys import Register
 from trainables.model.metrics import summarize
 from trainables.serving.evaluation import DatasetScores, save_worst_keys, score_dataset
@@ -81,11 +87,13 @@ def log_evaluation(
         DATASET: result.dataset_hash,
         DATASET_NAME: result.name,
         DATASET_ROOT: str(result.root.resolve()),
+        CONDITION: result.condition.name,
     }
     if reader.run_id:
         tags[MODEL_RUN] = reader.run_id
+    under = "" if result.condition.name == "clean" else f", {result.condition.name}"
     run = client.create_run(
-        experiment_id, run_name=f"evaluate {model_uri} on {result.name}", tags=tags
+        experiment_id, run_name=f"evaluate {model_uri} on {result.name}{under}", tags=tags
     )
     run_id = run.info.run_id
     counts = {"n_notes": len(result.scores), "n_not_read": len(result.not_read)}
@@ -93,9 +101,13 @@ def log_evaluation(
     client.log_batch(
         run_id,
         metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()],
-        params=[Param("model_uri", model_uri), Param("dataset", str(result.root))],
+        params=[
+            Param("model_uri", model_uri),
+            Param("dataset", str(result.root)),
+            Param("condition", result.condition.name),
+        ],
     )
-    n_notes = len(result.scores) + len(result.not_read)
+    n_notes = len(result.scores)
     models = [LoggedModelInput(reader.model_id)] if reader.model_id else None
     client.log_inputs(
         run_id,
@@ -120,14 +132,15 @@ def log_evaluation(
 
 def register_lines(result: DatasetScores, metrics: dict[str, float]) -> list[str]:
     """The per-register scores as printed, from the trial's metrics (`summarize`)."""
-    notes = result.scores["register"].value_counts()
-    lines = [f"{'register':<9}{'notes':>6}{'PSNR (dB)':>11}{'note accuracy':>15}"]
+    scores = result.scores
+    lines = [f"{'register':<9}{'notes':>6}{'refused':>8}{'PSNR (dB)':>11}{'note accuracy':>15}"]
     for register in ("all", *(r.value for r in Register)):
         suffix = "" if register == "all" else f"_{register}"
-        n = len(result.scores) if register == "all" else int(notes.get(register, 0))
-        if n:
+        part = scores if register == "all" else scores[scores["register"] == register]
+        if len(part):
             psnr, accuracy = metrics[f"test_psnr{suffix}"], metrics[f"test_note_acc{suffix}"]
-            lines.append(f"{register:<9}{n:>6}{psnr:>11.2f}{accuracy:>15.3f}")
+            refused = int(part["refused"].astype(bool).sum())
+            lines.append(f"{register:<9}{len(part):>6}{refused:>8}{psnr:>11.2f}{accuracy:>15.3f}")
     return lines
 
 
@@ -137,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", required=True, help="models:/NAME@champion, runs:/..., ...")
     parser.add_argument("--data", type=Path, required=True, help="a built or imported dataset")
+    parser.add_argument(
+        "--conditions",
+        default="clean",
+        help=f"recording conditions to score under, comma-separated, or 'all': {list(CONDITIONS)}",
+    )
     add_tracking_uri(parser)
     add_trust_model_code(parser)
     args = parser.parse_args(argv)
@@ -144,22 +162,35 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(args.tracking_uri)
     try:
+        under = conditions(args.conditions)
         reader = load_reader(args.model, trust_model_code=args.trust_model_code)
-        result = score_dataset(reader, args.data)
+        open_dataset(args.data)
+    except ValueError as error:
+        print(f"error: --conditions: {error}", file=sys.stderr)
+        return Exit.BAD_INPUT
     except SheetsweepError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.BAD_INPUT
-    if result.scores.empty:
-        print(f"error: {args.data}: the model found no note in any recording", file=sys.stderr)
+    client = MlflowClient(args.tracking_uri)
+    return max(evaluate(client, reader, args.model, args.data, condition) for condition in under)
+
+
+def evaluate(
+    client: MlflowClient, reader: SheetModel, model_uri: str, data: Path, condition: Condition
+) -> Exit:
+    """Score, print and log one (dataset, condition); what it says as an exit status."""
+    result = score_dataset(reader, data, condition)
+    read = len(result.scores) - len(result.not_read)
+    print(f"{model_uri} on {result.name}, {condition.name} ({read} of {len(result.scores)} read):")
+    if not read:
+        print(f"error: {data}: the model found no note in any recording", file=sys.stderr)
         return Exit.NO_RESULT
     metrics = summarize(result.scores, "test")
-    print(f"{args.model} on {result.name} ({len(result.scores)} notes):")
     print("\n".join(register_lines(result, metrics)))
     for reason in result.not_read:
         print(f"not read: {reason}")
-    client = MlflowClient(args.tracking_uri)
     try:
-        run_id, study = log_evaluation(client, reader, args.model, result, metrics)
+        run_id, study = log_evaluation(client, reader, model_uri, result, metrics)
     except (MlflowException, requests.RequestException, OSError) as error:
         print(f"error: the evaluation was not logged to MLflow: {error}", file=sys.stderr)
         return Exit.NOT_RECORDED

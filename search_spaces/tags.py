@@ -44,6 +44,8 @@ MODEL_URI = "sheetsweep.model_uri"  # the model as the user named it (runs:/, mo
 MODEL_RUN = "sheetsweep.model_run_id"  # the trial run that trained it
 DATASET_NAME = "sheetsweep.dataset_name"  # the scored dataset's folder name
 DATASET_ROOT = "sheetsweep.dataset_root"
-#: MLflow 3's UI opens an experiment of this kind on its runs, not on GenAI traces.
+CONDITION = "sheetsweep.condition"  # the recording condition it was scored under
+#: The kind MLflow 3's UI is told the experiment is (a fresh browser still opens it on the
+#: GenAI overview: the sweep prints the link to its runs, `sweep_tracking.runs_page`).
 EXPERIMENT_KIND = "mlflow.experimentKind"
 CUSTOM_MODEL_DEVELOPMENT = "custom_model_development"

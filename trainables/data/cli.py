@@ -6,6 +6,7 @@ sheetsweep-dataset build --root data/holdout --held-out TimGM6mb-p7
 sheetsweep-dataset import --recordings my_wavs/ --annotations my_wavs/notes.csv --root data/real
 sheetsweep-dataset import --recordings takes/ --annotations takes/notes.csv --root data/takes \
     --duration 2.0   # every take cut to 2 s from its onset (default 1.5 s)
+sheetsweep-dataset salamander --root data/salamander   # a real grand, 16 dynamics (npm)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from trainables.data.instruments import (
 )
 from trainables.data.recordings import IMPORT_DURATION_S, import_recordings
 from trainables.data.rendering import DEFAULT_RENDERER, RENDERERS
+from trainables.data.salamander import LICENCE, VELOCITIES, import_salamander
 from trainables.errors import SheetsweepError
 from trainables.keys import Key, midi_from_name
 
@@ -137,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         f"if it ends first (default: {IMPORT_DURATION_S}, the rendered notes' length)",
     )
     imported.add_argument("--overwrite", action="store_true")
+    salamander = commands.add_parser(
+        "salamander", help=f"fetch and import a real grand piano ({LICENCE})"
+    )
+    salamander.add_argument("--root", type=Path, default=Path("data/salamander"))
+    salamander.add_argument(
+        "--velocities", type=int_list, default=VELOCITIES, help="of 1-16 (default: all)"
+    )
+    salamander.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "targets":
@@ -162,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                 renderer=args.renderer,
             )
             info = build_dataset(args.root, spec, overwrite=args.overwrite)
+        elif args.command == "salamander":
+            info = import_salamander(args.root, tuple(args.velocities), args.overwrite)
         else:
             info = import_recordings(
                 args.recordings,

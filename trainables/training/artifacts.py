@@ -41,11 +41,15 @@ def write_per_key_psnr(scores: pd.DataFrame, path: Path) -> Path:
 
 def write_test_scores(scores: pd.DataFrame, path: Path) -> Path:
     """One row per test sample: its key, the key its prediction is nearest to, its scores."""
+    predicted = scores["predicted_midi"].astype("Int64")  # empty where no note was found
     table = scores.assign(
-        note=scores["midi"].map(note_name), predicted_note=scores["predicted_midi"].map(note_name)
+        note=scores["midi"].map(note_name),
+        predicted_midi=predicted,
+        predicted_note=predicted.map(note_name, na_action="ignore"),
     )
     columns = ["midi", "note", "register", "predicted_midi", "predicted_note", "correct"]
-    table[[*columns, "psnr", "ssim"]].to_csv(path, index=False, float_format="%.4f")
+    extra = ["refused"] if "refused" in table else []
+    table[[*columns, "psnr", "ssim", *extra]].to_csv(path, index=False, float_format="%.4f")
     return path
 
 
