@@ -30,7 +30,15 @@ import mlflow
 from analysis.__main__ import main as report_main
 from search_spaces.evaluate_cli import main as evaluate_main
 from search_spaces.register_cli import main as register_main
-from search_spaces.tags import DATASET_NAME, EVALUATION, MODEL_RUN, MODEL_URI, ROLE, STATUS
+from search_spaces.tags import (
+    CONDITION,
+    DATASET_NAME,
+    EVALUATION,
+    MODEL_RUN,
+    MODEL_URI,
+    ROLE,
+    STATUS,
+)
 from tests.commands import console_script, run_command
 from tests.processes import free_port, start, stop, wait_for
 from tests.trainables.data.test_onsets import as_recording
@@ -181,15 +189,19 @@ def test_evaluate_scores_an_imported_folder_and_the_report_shows_it(
 ):
     root = imported_recordings(small_root, tmp_path)
     capsys.readouterr()
-    code = evaluate_main(["--model", CHAMPION, "--data", str(root), "--tracking-uri", store])
+    asked = ["--model", CHAMPION, "--data", str(root), "--conditions", "clean,phone"]
+    code = evaluate_main([*asked, "--tracking-uri", store])
     out = capsys.readouterr().out
     assert code == (Exit.INCOMPLETE if "not read: " in out else Exit.OK)
-    assert f"{CHAMPION} on my-piano (12 notes):" in out
+    assert "of 12 read):" in out.split(f"{CHAMPION} on my-piano, clean (")[1].splitlines()[0]
+    assert f"{CHAMPION} on my-piano, phone (" in out
     for register, n in (("low", 4), ("mid", 5), ("high", 3)):
         assert any(line.split()[:2] == [register, str(n)] for line in out.splitlines()), out
     client = MlflowClient(store)
     experiment = client.get_experiment_by_name("smoke")
-    (run,) = client.search_runs([experiment.experiment_id], f"tags.`{ROLE}` = '{EVALUATION}'")
+    both = client.search_runs([experiment.experiment_id], f"tags.`{ROLE}` = '{EVALUATION}'")
+    assert sorted(r.data.tags[CONDITION] for r in both) == ["clean", "phone"]
+    (run,) = [r for r in both if r.data.tags[CONDITION] == "clean"]
     assert run.data.tags[MODEL_URI] == CHAMPION and run.data.tags[DATASET_NAME] == "my-piano"
     assert run.data.tags[MODEL_RUN] == champion.run_id
     assert run.data.metrics["n_notes"] == 12
@@ -207,7 +219,8 @@ def test_evaluate_scores_an_imported_folder_and_the_report_shows_it(
         == 0
     )
     text = (report / "report.md").read_text()
-    assert "Generalisation: smoke" in text and "on my-piano (12 notes)" in text
+    assert "Generalisation: smoke" in text and "on my-piano (12 notes" in text
+    assert "on my-piano, phone (12 notes" in text
 
 
 def http_ok(url: str) -> bool:
