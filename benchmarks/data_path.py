@@ -7,7 +7,7 @@ from the model on this machine). Its transforms are built once, not per sample, 
 comparison is with a careful thesis loader, not a careless one.
 
 The platform's way (`trainables.training.loop.prepare_data`): features cached on disk once per
-dataset and settings, all of them and the 88 targets as tensors on the device, a batch is
+note and settings, all of them and the 88 targets as tensors on the device, a batch is
 an index. Its one-off costs (the cold feature cache, loading the warm cache) are reported
 beside the per-epoch rates.
 

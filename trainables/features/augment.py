@@ -2,9 +2,11 @@
 
 A SoundFont note starts on its first frame, at one level, dry, on a flat channel, tuned to
 A = 440 Hz, in silence. A recording does none of that. Each effect named in a trial's
-`augment` draws its own setting per sample (seeded), and all named effects together make
-one more training copy of every sample, cached like the noisy copies. Test audio is never
-augmented. The ranges are what a home recording of a piano plausibly does:
+`augment` draws its own setting per sample, from a generator seeded by (seed, the effect,
+the sample's key: its audio hash in the cache), so a note's copy is the same in any batch;
+all named effects together make one more training copy of every sample, cached per note
+like the noisy copies. Test audio is never augmented. The ranges are what a home recording
+of a piano plausibly does:
 
 - gain: -12 to +6 dB (`torchaudio.functional.gain`)
 - delay: 0 to 60 ms of silence before the note (the onset search cuts a recording at
@@ -20,9 +22,12 @@ augmented. The ranges are what a home recording of a piano plausibly does:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torchaudio.functional as AF
+
+from trainables.features.draws import normal_draws, note_generators, row_keys, uniform_draws
 
 AUGMENTATIONS = ("gain", "delay", "reverb", "tilt", "detune", "noise")
 GAIN_DB = (-12.0, 6.0)
@@ -41,31 +46,52 @@ def parse(text: str | None) -> tuple[str, ...]:
 
 
 def augment(
-    waveforms: torch.Tensor, sample_rate: int, names: tuple[str, ...], seed: int
+    waveforms: torch.Tensor,
+    sample_rate: int,
+    names: tuple[str, ...],
+    seed: int,
+    keys: Sequence[str] | None = None,
 ) -> torch.Tensor:
-    """(N, L) waveforms with every effect in `names` applied, each sample its own draw."""
+    """(N, L) waveforms with every effect in `names` applied, each sample its own draw.
+
+    A sample's draws depend on (seed, effect, its key) alone: give each note's audio hash
+    as its key and its copy is the same whichever other notes share the batch. Without
+    keys, each row is its own key (its index)."""
     unknown = sorted(set(names) - set(AUGMENTATIONS))
     if unknown:
         raise ValueError(f"unknown augmentation(s) {unknown}; known: {list(AUGMENTATIONS)}")
-    generator = torch.Generator().manual_seed(seed)
+    keys = row_keys(waveforms.shape[0]) if keys is None else keys
+    if len(keys) != waveforms.shape[0]:
+        raise ValueError(f"{len(keys)} keys for {waveforms.shape[0]} waveforms")
     out = waveforms.clone()
+    if not keys:
+        return out
     for name in AUGMENTATIONS:  # a fixed order: the room before the microphone's noise
-        draws = torch.rand(waveforms.shape[0], 3, generator=generator)
         if name in names:
-            out = EFFECTS[name](out, sample_rate, draws, generator)
+            generators = note_generators(seed, keys, name)
+            out = EFFECTS[name](out, sample_rate, uniform_draws(generators, 3), generators)
     return out
+
+
+def canonical(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The effects in the order `augment` applies them: "reverb,gain" is "gain,reverb"."""
+    return tuple(name for name in AUGMENTATIONS if name in names)
+
+
+#: One generator per sample (trainables/features/draws.py).
+Generators = Sequence[torch.Generator]
 
 
 def _between(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
     return bounds[0] + u * (bounds[1] - bounds[0])
 
 
-def _gain(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+def _gain(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
     db = _between(u[:, 0], GAIN_DB)
     return torch.stack([AF.gain(sample, float(g)) for sample, g in zip(x, db, strict=True)])
 
 
-def _delay(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+def _delay(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
     frames = (_between(u[:, 0], DELAY_S) * rate).long()
     out = torch.zeros_like(x)
     for i, shift in enumerate(frames.tolist()):
@@ -73,21 +99,21 @@ def _delay(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> t
     return out
 
 
-def _reverb(x: torch.Tensor, rate: int, u: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def _reverb(x: torch.Tensor, rate: int, u: torch.Tensor, g: Generators) -> torch.Tensor:
     rt60 = _between(u[:, 0], REVERB_RT60_S)
     wet = _between(u[:, 1], REVERB_WET)
     length = int(REVERB_RT60_S[1] * rate)
     t = torch.arange(length) / rate
     # -60 dB (a factor 1000 in amplitude) after rt60 seconds
     decay = torch.exp(-math.log(1000) * t / rt60[:, None])
-    tails = torch.randn(x.shape[0], length, generator=g) * decay
+    tails = normal_draws(g, length) * decay
     tails = tails / tails.norm(dim=1, keepdim=True)
     reverberant = AF.fftconvolve(x, tails)[:, : x.shape[1]]
     scale = x.norm(dim=1, keepdim=True) / reverberant.norm(dim=1, keepdim=True).clamp_min(1e-8)
     return (1 - wet[:, None]) * x + wet[:, None] * reverberant * scale
 
 
-def _tilt(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+def _tilt(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
     bass, treble = _between(u[:, 0], SHELF_DB), _between(u[:, 1], SHELF_DB)
     return torch.stack(
         [
@@ -97,7 +123,7 @@ def _tilt(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> to
     )
 
 
-def _detune(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+def _detune(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
     """Resampling by 2^(cents/1200) and playing at the old rate shifts every partial by
     `cents`; the note keeps its length (cut or padded at the end)."""
     cents = torch.tensor(DETUNE_CENTS)[(u[:, 0] * len(DETUNE_CENTS)).long()]
@@ -112,10 +138,10 @@ def _detune(x: torch.Tensor, rate: int, u: torch.Tensor, _: torch.Generator) -> 
     return out
 
 
-def _noise(x: torch.Tensor, rate: int, u: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def _noise(x: torch.Tensor, rate: int, u: torch.Tensor, g: Generators) -> torch.Tensor:
     colour = _between(u[:, 0], NOISE_COLOUR)
     snr = _between(u[:, 1], NOISE_SNR_DB)
-    white = torch.fft.rfft(torch.randn(x.shape, generator=g))
+    white = torch.fft.rfft(normal_draws(g, x.shape[1]))
     frequency = torch.fft.rfftfreq(x.shape[1], 1 / rate).clamp_min(20.0)
     shaped = torch.fft.irfft(white * frequency ** (-colour[:, None] / 2), n=x.shape[1])
     return AF.add_noise(x, shaped, snr)

@@ -1,72 +1,153 @@
-"""Features computed once per dataset and settings and cached on disk.
+"""Features computed once per note, cached on disk by content, shared by every trial.
 
-Clean spectrograms, noisy copies (white noise at each register's SNR) and augmented copies
-(trainables/features/augment.py) are cached per setting and seed, so a trial never decodes
-audio inside its training loop.
+A note's clean spectrogram, its noisy copy and its recording-effect copy are one file
+each, named by the sha256 of the note's audio file, in a folder per variant: the feature
+settings, the note length, the kind (clean; noisy at one SNR; augmented with its effects)
+and the seed. A copy's random draws are seeded by (seed, the note's hash)
+(trainables/features/draws.py), so a note's copy is the same whichever trial, split, study
+or batch asks for it, and it is computed once:
+
+    <folder>/<variant>/key.json            what the variant is, for a reader
+    <folder>/<variant>/<note sha256>.f32   (height, frames) float32, raw
+    <folder>/<variant>/.lock               held while a process computes missing notes
+    <folder>/audio/<dataset hash>.json     each audio path's sha256, hashed once
+
+`<folder>` is `<dataset root>/cache/notes`, or `$SHEETSWEEP_FEATURE_CACHE` for one folder
+every dataset on a machine shares (docs/training.md#the-feature-cache). Files appear by
+atomic rename, so a reader never sees half of one; a process that misses notes takes the
+variant's lock and looks again before computing, so two trials that start together compute
+each note once. Missing notes are computed in batches on torch's threads (the trial's
+CPUs): the spectrogram is nearly all of the time, decoding a few percent.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from trainables.data.audio import load_waveforms
-from trainables.features.augment import augment
+from trainables.data.dataset import file_sha256
+from trainables.features.augment import augment, canonical
 from trainables.features.spectrograms import (
     FeatureSettings,
     NoiseSettings,
-    add_register_noise,
+    add_white_noise,
     spectrogram_db,
 )
+from trainables.keys import register_of
 
 log = logging.getLogger(__name__)
 
+#: Part of every variant's key: raise it when a feature's computation changes, and the
+#: files computed before are no longer read.
+FORMAT = 1
+#: Where the cache is when it is not under the dataset root.
+CACHE_ENV = "SHEETSWEEP_FEATURE_CACHE"
+#: Notes decoded and transformed at once: bounds the memory of a cold start.
+BATCH = 256
+#: Notes computed by this process, per kind (clean, noisy, augmented): what tests count.
+COMPUTED: Counter[str] = Counter()
+
+#: (waveforms, the rows' note hashes) -> the waveforms a copy's features are computed from
+Transform = Callable[[torch.Tensor, list[str]], torch.Tensor]
+
+
+def cache_folder(root: Path) -> Path:
+    """`$SHEETSWEEP_FEATURE_CACHE` if set, else `<root>/cache/notes`."""
+    configured = os.environ.get(CACHE_ENV, "").strip()
+    return Path(configured).expanduser() if configured else root / "cache" / "notes"
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (fcntl: released when the process ends, however)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process computing %s", path.parent)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write beside `path`, then rename: a reader sees the whole file or none."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def read_notes(
+    folder: Path, hashes: Sequence[str], out: torch.Tensor, rows: list[int]
+) -> list[int]:
+    """Fill `out[row]` from the file of each row's note; returns the rows whose file is
+    missing or not the size of one (a file from other settings is never read)."""
+    array = out.numpy()
+    size = array[0].nbytes if len(array) else 0
+    missing = []
+    for row in rows:
+        try:
+            with open(folder / f"{hashes[row]}.f32", "rb", buffering=0) as file:
+                whole = os.fstat(file.fileno()).st_size == size
+                if not whole or file.readinto(memoryview(array[row]).cast("B")) != size:
+                    missing.append(row)
+        except FileNotFoundError:
+            missing.append(row)
+    return missing
+
 
 class FeatureCache:
-    """`<root>/cache/features/<digest>.pt`, keyed by dataset hash and every setting."""
+    """A dataset's features, read from the per-note cache and added to it where missing."""
 
-    def __init__(self, root: Path, dataset_hash: str, duration_s: float):
+    def __init__(
+        self, root: Path, dataset_hash: str, duration_s: float, folder: Path | None = None
+    ):
         self.root = root
         self.dataset_hash = dataset_hash
         self.duration_s = duration_s
-        self.folder = root / "cache" / "features"
-        self._waveforms: dict[tuple, torch.Tensor] = {}
+        self.folder = folder if folder is not None else cache_folder(root)
+        self._hashes: dict[str, str] = {}
+        self._waveforms: dict[tuple[str, int], torch.Tensor] = {}
 
-    def _path(self, **key: object) -> Path:
-        text = json.dumps({"dataset": self.dataset_hash, **key}, sort_keys=True, default=str)
-        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.pt"
+    def note_hashes(self, audio_paths: Sequence[str]) -> list[str]:
+        """Each file's sha256: hashed once per dataset, then read from the cache's index
+        (the dataset hash covers every file's bytes, so it fixes every file's hash)."""
+        index = self.folder / "audio" / f"{self.dataset_hash}.json"
+        if any(path not in self._hashes for path in audio_paths) and index.is_file():
+            self._hashes.update(json.loads(index.read_text()))
+        if any(path not in self._hashes for path in audio_paths):
+            with locked(index.with_suffix(".lock")):
+                if index.is_file():
+                    self._hashes.update(json.loads(index.read_text()))
+                todo = [p for p in dict.fromkeys(audio_paths) if p not in self._hashes]
+                self._hashes.update({p: file_sha256(self.root / p) for p in todo})
+                write_atomic(index, json.dumps(self._hashes, sort_keys=True).encode())
+        return [self._hashes[path] for path in audio_paths]
 
-    def _cached(self, path: Path, compute) -> torch.Tensor:
-        if path.is_file():
-            return torch.load(path, weights_only=True)
-        value = compute()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(value, partial)
-        partial.replace(path)  # atomic: concurrent trials never read half a file
-        return value
-
-    def waveforms(self, audio_paths: list[str], sample_rate: int) -> torch.Tensor:
-        """Decoded once per cache object, for the clean and the noisy features alike."""
-        key = (tuple(audio_paths), sample_rate)
-        if key not in self._waveforms:
-            self._waveforms[key] = load_waveforms(
-                self.root, audio_paths, self.duration_s, sample_rate
+    def waveforms(self, audio_paths: Sequence[str], sample_rate: int) -> torch.Tensor:
+        """Decoded once per cache object, for every kind of feature alike."""
+        todo = [p for p in dict.fromkeys(audio_paths) if (p, sample_rate) not in self._waveforms]
+        if todo:
+            decoded = load_waveforms(self.root, todo, self.duration_s, sample_rate)
+            self._waveforms.update(
+                {(p, sample_rate): w for p, w in zip(todo, decoded, strict=True)}
             )
-        return self._waveforms[key]
+        return torch.stack([self._waveforms[(p, sample_rate)] for p in audio_paths])
 
     def clean(self, audio_paths: list[str], settings: FeatureSettings) -> torch.Tensor:
-        path = self._path(kind="clean", settings=asdict(settings), paths=audio_paths)
-        return self._cached(
-            path,
-            lambda: spectrogram_db(self.waveforms(audio_paths, settings.sample_rate), settings),
-        )
+        """(N, 1, height, frames) features of the notes as recorded."""
+        return self._features(audio_paths, settings, {"kind": "clean"}, None)
 
     def noisy(
         self,
@@ -75,31 +156,103 @@ class FeatureCache:
         settings: FeatureSettings,
         noise: NoiseSettings,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features of the noisy copies, mask of which samples have one)."""
-        path = self._path(
-            kind="noisy", settings=asdict(settings), noise=asdict(noise), paths=audio_paths
-        )
+        """(features of the noisy copies, mask of which samples have one). Each note's
+        copy is cached at its register's SNR: settings that agree on a register share it."""
+        snrs = [noise.snr_db(register_of(m)) for m in midi]
+        mask = torch.tensor([snr is not None for snr in snrs], dtype=torch.bool)
+        noised = [row for row, snr in enumerate(snrs) if snr is not None]
+        features = self._empty(len(noised), settings)
+        for snr in sorted({snrs[row] for row in noised}):
+            picked = [i for i, row in enumerate(noised) if snrs[row] == snr]
+            variant = {"kind": "noisy", "snr_db": float(snr), "seed": noise.seed}
 
-        def compute() -> dict[str, torch.Tensor]:
-            waveforms = self.waveforms(audio_paths, settings.sample_rate)
-            noisy, mask = add_register_noise(waveforms, midi, noise)
-            return {"features": spectrogram_db(noisy[mask], settings), "mask": mask}
+            def transform(waveforms: torch.Tensor, keys: list[str], snr: float = snr):
+                return add_white_noise(waveforms, snr, noise.seed, keys)
 
-        cached = self._cached(path, compute)
-        return cached["features"], cached["mask"]
+            paths = [audio_paths[noised[i]] for i in picked]
+            features[picked] = self._features(paths, settings, variant, transform)
+        return features, mask
 
     def augmented(
         self, audio_paths: list[str], settings: FeatureSettings, names: tuple[str, ...], seed: int
     ) -> torch.Tensor:
         """Features of a copy of every sample with the effects `names` applied."""
-        path = self._path(
-            kind="augmented", settings=asdict(settings), augment=names, seed=seed, paths=audio_paths
-        )
+        names = canonical(names)
+        variant = {"kind": "augmented", "effects": list(names), "seed": seed}
 
-        def compute() -> torch.Tensor:
-            log.info("augmenting %d samples: %s", len(audio_paths), ", ".join(names))
-            waveforms = self.waveforms(audio_paths, settings.sample_rate)
-            augmented = augment(waveforms, settings.sample_rate, names, seed)
-            return spectrogram_db(augmented, settings)
+        def transform(waveforms: torch.Tensor, keys: list[str]) -> torch.Tensor:
+            return augment(waveforms, settings.sample_rate, names, seed, keys)
 
-        return self._cached(path, compute)
+        return self._features(audio_paths, settings, variant, transform)
+
+    def variant_key(self, settings: FeatureSettings, variant: dict) -> dict:
+        """What a variant's files depend on besides each note's audio."""
+        return {
+            "format": FORMAT,
+            "settings": asdict(settings),
+            "duration_s": self.duration_s,
+            **variant,
+        }
+
+    def variant_folder(self, settings: FeatureSettings, variant: dict) -> Path:
+        """`<folder>/<digest of the variant's key>`: its notes' files and its lock."""
+        text = json.dumps(self.variant_key(settings, variant), sort_keys=True)
+        return self.folder / hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def _empty(self, n: int, settings: FeatureSettings) -> torch.Tensor:
+        return torch.empty(n, 1, settings.height, settings.frames(self.duration_s))
+
+    def _features(
+        self,
+        audio_paths: list[str],
+        settings: FeatureSettings,
+        variant: dict,
+        transform: Transform | None,
+    ) -> torch.Tensor:
+        """Every note's file, the missing ones computed under the variant's lock."""
+        hashes = self.note_hashes(audio_paths)
+        folder = self.variant_folder(settings, variant)
+        out = self._empty(len(audio_paths), settings)
+        missing = read_notes(folder, hashes, out, list(range(len(audio_paths))))
+        if missing:
+            with locked(folder / ".lock"):
+                missing = read_notes(folder, hashes, out, missing)  # computed meanwhile?
+                if missing:
+                    if not (folder / "key.json").is_file():
+                        key = json.dumps(self.variant_key(settings, variant), sort_keys=True)
+                        write_atomic(folder / "key.json", (key + "\n").encode())
+                    self._compute(folder, audio_paths, hashes, missing, out, settings, transform)
+                    COMPUTED[variant["kind"]] += len(set(hashes[row] for row in missing))
+        return out
+
+    def _compute(
+        self,
+        folder: Path,
+        audio_paths: list[str],
+        hashes: list[str],
+        missing: list[int],
+        out: torch.Tensor,
+        settings: FeatureSettings,
+        transform: Transform | None,
+    ) -> None:
+        first: dict[str, int] = {}  # files with the same bytes are one note, computed once
+        for row in missing:
+            first.setdefault(hashes[row], row)
+        rows = list(first.values())
+        cached = len(set(hashes)) - len(rows)
+        log.info("computing %d notes' features (%d cached) in %s", len(rows), cached, folder)
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start : start + BATCH]
+            waveforms = self.waveforms([audio_paths[row] for row in batch], settings.sample_rate)
+            if transform is not None:
+                waveforms = transform(waveforms, [hashes[row] for row in batch])
+            features = spectrogram_db(waveforms, settings)
+            if features.shape[1:] != out.shape[1:]:
+                raise RuntimeError(
+                    f"features of shape {features.shape[1:]}, {out.shape[1:]} expected"
+                )
+            for row, feature in zip(batch, features, strict=True):
+                write_atomic(folder / f"{hashes[row]}.f32", feature.contiguous().numpy().tobytes())
+                out[row] = feature
+        for row in missing:
+            out[row] = out[first[hashes[row]]]

@@ -1,9 +1,10 @@
 """Spectrograms in dB (torchaudio's mel or nnAudio's constant-Q) and the white noise a
-register's SNR adds to a note; trainables/features/cache.py computes them once per dataset."""
+register's SNR adds to a note; trainables/features/cache.py computes them once per note."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 import torchaudio.functional as AF
 import torchaudio.transforms as T
 
+from trainables.features.draws import normal_draws, note_generators, row_keys
 from trainables.keys import KEYS, Register, register_of
 
 #: The spectrograms a trial can read: torchaudio's mel, or nnAudio's constant-Q.
@@ -154,13 +156,39 @@ def spectrogram_db(waveforms: torch.Tensor, settings: FeatureSettings) -> torch.
     )
 
 
+def white_noise(n_samples: int, seed: int, keys: Sequence[str]) -> torch.Tensor:
+    """(len(keys), n_samples) unit white noise, each row drawn from (seed, its key) alone."""
+    return normal_draws(note_generators(seed, keys, "noise"), n_samples)
+
+
+def add_white_noise(
+    waveforms: torch.Tensor, snr_db: float, seed: int, keys: Sequence[str]
+) -> torch.Tensor:
+    """Every row with white noise at `snr_db`, drawn from (seed, the row's key): the noisy
+    copy of a note at that SNR, whichever register asked for it."""
+    if not len(keys):
+        return waveforms.clone()
+    snr = torch.full((waveforms.shape[0],), float(snr_db))
+    return AF.add_noise(waveforms, white_noise(waveforms.shape[1], seed, keys), snr)
+
+
 def add_register_noise(
-    waveforms: torch.Tensor, midi: list[int], noise: NoiseSettings
+    waveforms: torch.Tensor,
+    midi: list[int],
+    noise: NoiseSettings,
+    keys: Sequence[str] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """White noise at each sample's register SNR; returns (noisy, mask of samples noised)."""
+    """White noise at each sample's register SNR; returns (noisy, mask of samples noised).
+
+    A sample's noise is drawn from (noise.seed, its key) alone: with each note's audio
+    hash as its key, a note's noisy copy is the same in any batch. Without keys, each row
+    is its own key (its index)."""
+    keys = row_keys(len(midi)) if keys is None else keys
+    if not len(keys) == len(midi) == waveforms.shape[0]:
+        raise ValueError(f"{len(keys)} keys, {len(midi)} midi numbers, {waveforms.shape[0]} rows")
     snr = torch.tensor([noise.snr_db(register_of(m)) or 0.0 for m in midi])
-    mask = torch.tensor([noise.snr_db(register_of(m)) is not None for m in midi])
-    generator = torch.Generator().manual_seed(noise.seed)
-    white = torch.randn(waveforms.shape, generator=generator)
-    noisy = AF.add_noise(waveforms, white, snr)
+    mask = torch.tensor([noise.snr_db(register_of(m)) is not None for m in midi], dtype=torch.bool)
+    if not len(keys):
+        return waveforms.clone(), mask
+    noisy = AF.add_noise(waveforms, white_noise(waveforms.shape[1], noise.seed, keys), snr)
     return noisy, mask

@@ -111,3 +111,21 @@ def test_noisy_test_audio_at_one_snr_covers_every_test_note(small_root):
     assert len(shared.noisy_test) == len(shared.test)
     assert torch.equal(shared.noisy_test.keys, shared.test.keys)
     assert not torch.allclose(shared.noisy_test.features, shared.test.features)
+
+
+def test_a_notes_copy_is_the_same_in_any_batch():
+    """Drawn from (seed, effect, the note's key) alone: a note's copy does not depend on
+    which other notes share its batch, so the cache can store it once per note."""
+    x = tone(n=6) * torch.linspace(0.5, 1.0, 6)[:, None]
+    keys = ["n0", "n1", "n2", "n3", "n4", "n5"]
+    whole = A.augment(x, RATE, A.AUGMENTATIONS, seed=2, keys=keys)
+    part = A.augment(x[[4, 1]], RATE, A.AUGMENTATIONS, seed=2, keys=[keys[4], keys[1]])
+    assert torch.allclose(whole[[4, 1]], part, rtol=0, atol=1e-6)
+    # the same draws: only resampling (detune) rounds a batch of 2 and one of 6 apart
+    exact = tuple(name for name in A.AUGMENTATIONS if name != "detune")
+    whole = A.augment(x, RATE, exact, seed=2, keys=keys)
+    assert torch.equal(whole[[4, 1]], A.augment(x[[4, 1]], RATE, exact, 2, [keys[4], keys[1]]))
+    # one note, one draw: the same audio under the same key gets the same copy
+    twins = A.augment(x[[3, 3]], RATE, ("gain", "delay"), seed=2, keys=["n3", "n3"])
+    assert torch.equal(twins[0], twins[1])
+    assert A.canonical(("noise", "gain")) == ("gain", "noise")

@@ -3,13 +3,15 @@ import torch
 
 from trainables.data.annotations import load_annotations
 from trainables.data.dataset import read_manifest
-from trainables.features.cache import FeatureCache
+from trainables.features.cache import COMPUTED, FeatureCache
 from trainables.features.spectrograms import (
     FeatureSettings,
     NoiseSettings,
     add_register_noise,
     fundamental_filters,
+    spectrogram_db,
 )
+from trainables.keys import register_of
 
 SETTINGS = FeatureSettings(n_mels=64, n_fft=1024, hop_length=512)
 
@@ -32,9 +34,9 @@ def test_clean_features_are_mel_db_and_cached(cache, annotations):
     assert features.dtype == torch.float32
     spread = features.amax(dim=(1, 2, 3)) - features.amin(dim=(1, 2, 3))
     assert torch.all(spread <= SETTINGS.top_db + 1e-3) and torch.all(spread > 20)
-    files = list(cache.folder.glob("*.pt"))
-    assert files
-    # a second cache object reads the file instead of decoding audio again
+    folder = cache.variant_folder(SETTINGS, {"kind": "clean"})
+    assert {f.stem for f in folder.glob("*.f32")} >= set(cache.note_hashes(paths))
+    # a second cache object reads the files instead of decoding audio again
     fresh = FeatureCache(cache.root, cache.dataset_hash, cache.duration_s)
     fresh.waveforms = None  # would raise if called
     assert torch.equal(fresh.clean(paths, SETTINGS), features)
@@ -59,17 +61,35 @@ def test_noise_follows_each_registers_snr():
     assert snr[1] == pytest.approx(20.0, abs=0.01)
     again, _ = add_register_noise(waveforms, midi, noise)
     assert torch.equal(noisy, again)  # seeded
+    # a row's noise is drawn from (seed, its key) alone: the same in any batch
+    keys = ["a", "b", "c"]
+    whole, _ = add_register_noise(waveforms, midi, noise, keys=keys)
+    part, _ = add_register_noise(waveforms[1:2], midi[1:2], noise, keys=keys[1:2])
+    assert torch.equal(whole[1:2], part)
+    other, _ = add_register_noise(waveforms, midi, NoiseSettings(0.0, 20.0, None, seed=4), keys)
+    assert not torch.equal(whole[:2], other[:2])
 
 
 def test_noisy_copies_are_cached_per_snr(cache, annotations):
     rows = annotations.iloc[::12]
     paths, midi = rows["audio_path"].tolist(), rows["midi"].tolist()
-    noise = NoiseSettings(snr_low_db=None, snr_mid_db=10.0, snr_high_db=10.0, seed=0)
+    noise = NoiseSettings(snr_low_db=None, snr_mid_db=10.0, snr_high_db=20.0, seed=7)
     features, mask = cache.noisy(paths, midi, SETTINGS, noise)
     assert mask.tolist() == [m >= 48 for m in midi]
     assert features.shape[0] == int(mask.sum())
     clean = cache.clean(paths, SETTINGS)[mask]
     assert not torch.allclose(features, clean)
+    # each note's copy is the register noise drawn from (seed, the note's audio hash)
+    waveforms = cache.waveforms(paths, SETTINGS.sample_rate)
+    noisy, _ = add_register_noise(waveforms, midi, noise, keys=cache.note_hashes(paths))
+    assert torch.equal(features, spectrogram_db(noisy[mask], SETTINGS))
+    # settings that agree on a register share its copies: only the high notes are new
+    before = COMPUTED["noisy"]
+    other = NoiseSettings(snr_low_db=None, snr_mid_db=10.0, snr_high_db=30.0, seed=7)
+    again, _ = cache.noisy(paths, midi, SETTINGS, other)
+    assert COMPUTED["noisy"] - before == sum(register_of(m).value == "high" for m in midi)
+    mid = torch.tensor([register_of(m).value == "mid" for m in midi])[mask]
+    assert torch.equal(again[mid], features[mid]) and not torch.equal(again[~mid], features[~mid])
 
 
 def test_other_rates_and_channel_counts_are_handled_and_said_once(small_root, tmp_path, caplog):
