@@ -21,6 +21,7 @@ from benchmarks import common
 #: In the order the suite runs them and the README shows them.
 MODULES = (
     "step_throughput",
+    "step_flops",
     "data_path",
     "growth",
     "platform_overhead",

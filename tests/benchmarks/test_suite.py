@@ -118,3 +118,29 @@ def test_the_precision_benchmark_judges_the_hidden_bf16_path_by_the_avx2_goal():
     assert "**1.02x, met**" in precision_default.render(
         {**result, "native_bf16": False, "wall_ratio_auto_vs_fp32": 1.02}
     )
+
+
+def test_the_peak_follows_the_cpus_family_and_flags():
+    from benchmarks.step_flops import peak
+
+    zen4 = peak(
+        {"vendor_id": "AuthenticAMD", "cpu family": "25", "flags": "fma avx512f avx512_bf16"}
+    )
+    assert (zen4["fp32"], zen4["bf16"]) == (32, 64)
+    sapphire = peak({"vendor_id": "GenuineIntel", "cpu family": "6", "flags": "avx512f amx_bf16"})
+    assert (sapphire["fp32"], sapphire["bf16"]) == (64, 1024)
+    avx2 = peak({"vendor_id": "GenuineIntel", "cpu family": "6", "flags": "avx2 fma"})
+    assert (avx2["fp32"], avx2["bf16"]) == (32, 32) and "no native bf16" in avx2["bf16_why"]
+
+
+def test_flops_are_counted_per_sample_whatever_the_batch():
+    import torch
+
+    from benchmarks.step_flops import flops_per_sample
+    from benchmarks.step_throughput import Trainer
+    from trainables.training.config import TrialConfig
+
+    config = TrialConfig(width=4, precision="fp32")
+    small, large = (Trainer(config, torch.device("cpu"), b) for b in (2, 4))
+    assert flops_per_sample(small) == pytest.approx(flops_per_sample(large), rel=1e-6)
+    assert flops_per_sample(small) > 1e8  # convolutions over a 128 x 94 spectrogram and up
