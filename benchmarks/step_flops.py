@@ -170,7 +170,14 @@ def render(result: dict[str, Any]) -> str:
             f"({cycle['bf16_why']}), {common.fmt(peaks['bf16'] / 1e9)} GFLOP/s. A "
             f"{gemm['n']} x {gemm['n']} matrix product reaches "
             f"{common.fmt(gemm['flops_per_s']['fp32'] / 1e9)} GFLOP/s in fp32 and "
-            f"{common.fmt(gemm['flops_per_s']['bf16'] / 1e9)} in bf16 here.",
+            f"{common.fmt(gemm['flops_per_s']['bf16'] / 1e9)} in bf16 here."
+            + (
+                " A product faster than the peak means the cores run above the clock the "
+                "system reports (a virtual machine reports its nominal clock): the share of "
+                "a GEMM is then the firmer measure of what is left."
+                if any(gemm["flops_per_s"][k] > peaks[k] for k in peaks)
+                else ""
+            ),
         ]
     )
 
