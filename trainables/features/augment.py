@@ -17,6 +17,9 @@ of a piano plausibly does:
 - detune: -20 to +20 cents, in steps of 5 (`resample`): pianos are rarely at 440 Hz
 - noise: background noise from white to brown (a 1/f^a spectrum, a in 0-2) at 15-40 dB
   SNR (`add_noise`)
+- band: a phone's or a laptop's microphone, which keeps 50-300 Hz up to 3.4-8 kHz (each
+  edge log-uniform; two biquads a side): the fundamentals of the lowest keys are gone and
+  the key must be read from its partials
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torchaudio.functional as AF
 
 from trainables.features.draws import normal_draws, note_generators, row_keys, uniform_draws
 
-AUGMENTATIONS = ("gain", "delay", "reverb", "tilt", "detune", "noise")
+AUGMENTATIONS = ("gain", "delay", "reverb", "tilt", "detune", "noise", "band")
 GAIN_DB = (-12.0, 6.0)
 DELAY_S = (0.0, 0.06)
 REVERB_RT60_S = (0.15, 0.6)
@@ -38,6 +41,8 @@ SHELF_DB = (-6.0, 6.0)
 DETUNE_CENTS = (-20, -15, -10, -5, 5, 10, 15, 20)
 NOISE_SNR_DB = (15.0, 40.0)
 NOISE_COLOUR = (0.0, 2.0)  # the exponent a of the noise's 1/f^a power spectrum
+BAND_LOW_HZ = (50.0, 300.0)
+BAND_HIGH_HZ = (3400.0, 8000.0)
 
 
 def parse(text: str | None) -> tuple[str, ...]:
@@ -147,6 +152,21 @@ def _noise(x: torch.Tensor, rate: int, u: torch.Tensor, g: Generators) -> torch.
     return AF.add_noise(x, shaped, snr)
 
 
+def _band(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
+    low = _log_between(u[:, 0], BAND_LOW_HZ)
+    high = _log_between(u[:, 1], BAND_HIGH_HZ).clamp(max=0.45 * rate)
+    out = []
+    for sample, lo, hi in zip(x, low.tolist(), high.tolist(), strict=True):
+        for _ in range(2):
+            sample = AF.lowpass_biquad(AF.highpass_biquad(sample, rate, lo), rate, hi)
+        out.append(sample)
+    return torch.stack(out)
+
+
+def _log_between(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    return torch.exp(_between(u, (math.log(bounds[0]), math.log(bounds[1]))))
+
+
 EFFECTS = {
     "gain": _gain,
     "delay": _delay,
@@ -154,4 +174,5 @@ EFFECTS = {
     "tilt": _tilt,
     "detune": _detune,
     "noise": _noise,
+    "band": _band,
 }

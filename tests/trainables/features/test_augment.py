@@ -78,6 +78,21 @@ def test_tilt_changes_the_balance_of_bass_and_treble():
     assert balance.abs().max() <= 2 * A.SHELF_DB[1] + 1 and balance.std() > 1.0
 
 
+def test_band_keeps_a_microphones_band_and_cuts_the_lowest_fundamentals():
+    rate = 44100
+    x = torch.randn(16, rate, generator=torch.Generator().manual_seed(2)) * 0.1
+    banded = A.augment(x, rate, ("band",), seed=0)
+    power, white = torch.fft.rfft(banded).abs().pow(2), torch.fft.rfft(x).abs().pow(2)
+
+    def loss_db(low: int, high: int) -> torch.Tensor:  # per sample, over low-high Hz
+        return 10 * torch.log10(white[:, low:high].mean(dim=1) / power[:, low:high].mean(dim=1))
+
+    assert (loss_db(1000, 2000) < 1.5).all()  # in every drawn band
+    assert (loss_db(20, 35) > 10).all()  # A0's 27.5 Hz: gone from every copy
+    assert (loss_db(12000, 20000) > 20).all()  # above any drawn top edge
+    assert loss_db(150, 250).std() > 1.0  # each sample its own low edge
+
+
 def test_the_same_seed_gives_the_same_copy_and_another_seed_another():
     x = tone(n=4)
     first = A.augment(x, RATE, A.AUGMENTATIONS, seed=3)
