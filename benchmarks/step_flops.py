@@ -17,7 +17,6 @@ their share of two ceilings:
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +73,7 @@ def gemm_flops(dtype: torch.dtype, n: int, min_s: float) -> float:
     """FLOP/s of an n x n matrix product in `dtype` on this process's threads."""
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)  # warm-up: oneDNN picks its kernel
-    started, calls = time.perf_counter(), 0
-    while calls < 3 or time.perf_counter() - started < min_s:
-        torch.mm(a, b)
-        calls += 1
-    return 2 * n**3 * calls / (time.perf_counter() - started)
+    return 2 * n**3 * common.rate(lambda: torch.mm(a, b), torch.device("cpu"), min_s, 3)
 
 
 def flops_per_sample(trainer: Trainer) -> float:

@@ -22,13 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import requests
 from mlflow.entities import LoggedModelInput, Metric, Param
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import mlflow
 from search_spaces.logged_models import dataset_input
+from search_spaces.sweep_tracking import TRACKING_ERRORS
 from search_spaces.tags import (
     CONDITION,
     CUSTOM_MODEL_DEVELOPMENT,
@@ -191,7 +190,7 @@ def evaluate(
         print(f"not read: {reason}")
     try:
         run_id, study = log_evaluation(client, reader, model_uri, result, metrics)
-    except (MlflowException, requests.RequestException, OSError) as error:
+    except TRACKING_ERRORS as error:
         print(f"error: the evaluation was not logged to MLflow: {error}", file=sys.stderr)
         return Exit.NOT_RECORDED
     print(f"MLflow: experiment {study!r}, run {run_id}")

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from search_spaces.study import Study
-from search_spaces.sweep_tracking import SweepRuns, run_name, runs_page
+from search_spaces.sweep_tracking import SweepRuns, is_server, run_name, runs_page
 from search_spaces.tags import KEY, STATUS, ran_label
 from search_spaces.tune_run import asha_rungs, grid_configs
 from trainables.exit_codes import Exit
@@ -110,10 +110,7 @@ def missing_trials(
     of planned trials short."""
     recorded = {run.data.tags.get(KEY) for run in trials}
     searched = study.searched_fields
-    configs = [
-        trial_config(tune_config(row), study.seeds)
-        for row in results.filter(like="config/").to_dict("records")
-    ]
+    configs = tune_configs(study, results)
     if study.searcher == "grid":
         configs += grid_configs(study)
     missing = dict.fromkeys(
@@ -125,6 +122,14 @@ def missing_trials(
     if study.searcher != "grid" and short > 0:
         missing[f"{short} more planned trial(s), never started"] = None
     return list(missing)
+
+
+def tune_configs(study: Study, results: pd.DataFrame) -> list:
+    """The TrialConfig of each trial in Tune's `results`."""
+    return [
+        trial_config(tune_config(row), study.seeds)
+        for row in results.filter(like="config/").to_dict("records")
+    ]
 
 
 def tune_config(row: dict[str, Any]) -> dict[str, Any]:
@@ -189,9 +194,8 @@ def summary_from_tune(
         }
     unlogged = [*unlogged, "MLflow was unreachable when the sweep ended: parent run not closed"]
     missing = [  # none of this launch's trials can be confirmed
-        run_name(trial_config(tune_config(row), study.seeds).to_dict(), study.searched_fields)
-        + " (unconfirmed)"
-        for row in results.filter(like="config/").to_dict("records")
+        run_name(config.to_dict(), study.searched_fields) + " (unconfirmed)"
+        for config in tune_configs(study, results)
     ]
     return SweepSummary(study, runs, results, best, counts, unlogged, [], [], missing)
 
@@ -226,7 +230,7 @@ def summary_text(summary: SweepSummary) -> str:
         f"MLflow: {runs.tracking_uri}, experiment {study.name!r} (id {runs.experiment_id}), "
         f"parent run {runs.parent_run_id}"
     )
-    if not runs.tracking_uri.startswith(("http://", "https://")):
+    if not is_server(runs.tracking_uri):
         lines.append(f"  serve it: mlflow ui --backend-store-uri {runs.tracking_uri}")
     lines.append(f"  its runs: {runs_page(runs.tracking_uri, runs.experiment_id)}")
     return "\n".join(lines)

@@ -45,6 +45,7 @@ from search_spaces.sweep_tracking import (
 from search_spaces.tracking import close_from_results, close_orphans
 from search_spaces.tune_run import TUNE_QUIET, grid_configs, make_tuner, trial_loggers
 from trainables.data.dataset import DatasetInfo, build_dataset
+from trainables.errors import first_line
 from trainables.tracking_uri import default_tracking_uri
 from trainables.training.identity import trial_config, trial_key
 
@@ -70,7 +71,7 @@ def _rerun_lost_trials(
     except TRACKING_ERRORS as error:
         if not tracking_failure(error):
             raise
-        log.warning("MLflow unreachable after the sweep (%s)", first_line(error))
+        log.warning("MLflow unreachable after the sweep (%s)", first_line(error, 200))
         return None
     digest = dataset.dataset_hash
     seen = {trial_key(study.name, digest, trial_config(r.config, study.seeds)) for r in grid}
@@ -110,10 +111,6 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     return summarise(study, runs, dataset.dataset_hash, trial_results, results, unlogged)
 
 
-def first_line(error: BaseException) -> str:
-    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-
-
 def summarise(
     study: Study,
     runs: SweepRuns,
@@ -133,7 +130,7 @@ def summarise(
             raise
         log.warning(
             "MLflow unreachable at the end of the sweep (%s); summarising from Tune's results",
-            first_line(error),
+            first_line(error, 200),
         )
         return summary_from_tune(study, runs, results, unlogged)
     missing = missing_trials(study, dataset_hash, trials, results)
@@ -143,5 +140,5 @@ def summarise(
     except TRACKING_ERRORS as error:
         if not tracking_failure(error):
             raise
-        summary.unlogged.append(f"the parent run could not be closed ({first_line(error)})")
+        summary.unlogged.append(f"the parent run could not be closed ({first_line(error, 200)})")
     return summary

@@ -74,6 +74,11 @@ def tracking_failure(error: BaseException) -> bool:
     return isinstance(error, MlflowException) and error.error_code in REFUSED
 
 
+def is_server(tracking_uri: str) -> bool:
+    """A tracking server (http, https), not a store this process opens itself."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
 class TrackingUnreachable(SheetsweepError):
     """The tracking store cannot be reached or written: nothing would be recorded."""
 
@@ -89,7 +94,7 @@ def check_tracking(tracking_uri: str, timeout_s: float = 10.0) -> None:
         if not os.access(folder, os.W_OK):
             raise TrackingUnreachable(f"{tracking_uri}: {folder} is not writable")
         return
-    if tracking_uri.startswith(("http://", "https://")):
+    if is_server(tracking_uri):
         url = tracking_uri.rstrip("/") + "/health"
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
@@ -201,7 +206,7 @@ def runs_page(tracking_uri: str, experiment_id: str) -> str:
     """The MLflow UI's page of an experiment's runs. A fresh browser opens an experiment on
     the GenAI overview (MLflow 3 keeps the workflow in the browser, not the experiment);
     `workflowType=machine_learning` asks for the model-training view."""
-    server = tracking_uri if tracking_uri.startswith(("http://", "https://")) else UI_ADDRESS
+    server = tracking_uri if is_server(tracking_uri) else UI_ADDRESS
     return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 

@@ -19,3 +19,10 @@ class DatasetError(SheetsweepError):
 
 class ConfigError(SheetsweepError):
     """A trial config or study holds an unknown key, a wrong type or a bad value."""
+
+
+def first_line(error: BaseException, limit: int | None = None) -> str:
+    """An error's first line (at most `limit` characters), or its type when it says nothing:
+    what a one-line message quotes of an exception from a library."""
+    text = str(error)
+    return text.splitlines()[0][:limit] if text else type(error).__name__

@@ -146,21 +146,31 @@ def _detune(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch
 def _noise(x: torch.Tensor, rate: int, u: torch.Tensor, g: Generators) -> torch.Tensor:
     colour = _between(u[:, 0], NOISE_COLOUR)
     snr = _between(u[:, 1], NOISE_SNR_DB)
-    white = torch.fft.rfft(normal_draws(g, x.shape[1]))
-    frequency = torch.fft.rfftfreq(x.shape[1], 1 / rate).clamp_min(20.0)
-    shaped = torch.fft.irfft(white * frequency ** (-colour[:, None] / 2), n=x.shape[1])
-    return AF.add_noise(x, shaped, snr)
+    return AF.add_noise(x, coloured(normal_draws(g, x.shape[1]), rate, colour[:, None]), snr)
+
+
+def coloured(white: torch.Tensor, rate: int, exponent: torch.Tensor | float) -> torch.Tensor:
+    """White noise (..., L) shaped to a 1/f^exponent power spectrum (flat below 20 Hz)."""
+    frequency = torch.fft.rfftfreq(white.shape[-1], 1 / rate).clamp_min(20.0)
+    return torch.fft.irfft(torch.fft.rfft(white) * frequency ** (-exponent / 2), n=white.shape[-1])
+
+
+def band_pass(x: torch.Tensor, rate: int, low_hz: float, high_hz: float) -> torch.Tensor:
+    """`x` through a microphone's band: two biquads a side, 24 dB an octave beyond it."""
+    for _ in range(2):
+        x = AF.lowpass_biquad(AF.highpass_biquad(x, rate, low_hz), rate, high_hz)
+    return x
 
 
 def _band(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
     low = _log_between(u[:, 0], BAND_LOW_HZ)
     high = _log_between(u[:, 1], BAND_HIGH_HZ).clamp(max=0.45 * rate)
-    out = []
-    for sample, lo, hi in zip(x, low.tolist(), high.tolist(), strict=True):
-        for _ in range(2):
-            sample = AF.lowpass_biquad(AF.highpass_biquad(sample, rate, lo), rate, hi)
-        out.append(sample)
-    return torch.stack(out)
+    return torch.stack(
+        [
+            band_pass(s, rate, lo, hi)
+            for s, lo, hi in zip(x, low.tolist(), high.tolist(), strict=True)
+        ]
+    )
 
 
 def _log_between(u: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from trainables.features.augment import band_pass, coloured
+
 #: The direct sound's share of a room recording's energy (a microphone a few metres away).
 ROOM_DIRECT = 0.5
 #: The noise colours: the exponent a of a 1/f^a power spectrum.
@@ -62,9 +64,7 @@ def coloured_noise(
     x: torch.Tensor, rate: int, exponent: float, snr_db: float, generator: torch.Generator
 ) -> torch.Tensor:
     """`x` plus noise of a 1/f^exponent power spectrum at `snr_db` over the whole of `x`."""
-    white = torch.fft.rfft(torch.randn(x.shape, generator=generator))
-    frequency = torch.fft.rfftfreq(x.shape[0], 1 / rate).clamp_min(20.0)
-    noise = torch.fft.irfft(white * frequency ** (-exponent / 2), n=x.shape[0])
+    noise = coloured(torch.randn(x.shape, generator=generator), rate, exponent)
     return AF.add_noise(x[None], noise[None], torch.tensor([snr_db]))[0]
 
 
@@ -73,9 +73,7 @@ def band_limit(
 ) -> tuple[torch.Tensor, int]:
     """`x` as a microphone of that band records it: at `new_rate`, `low_hz`-`high_hz`."""
     x = AF.resample(x, rate, new_rate) if new_rate != rate else x
-    for _ in range(2):  # two biquads a side: 24 dB an octave beyond the band
-        x = AF.lowpass_biquad(AF.highpass_biquad(x, new_rate, low_hz), new_rate, high_hz)
-    return x, new_rate
+    return band_pass(x, new_rate, low_hz, high_hz), new_rate
 
 
 CONDITIONS = {

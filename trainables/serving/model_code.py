@@ -13,6 +13,7 @@ trusts the model's code (`--trust-model-code`, `load_reader(..., trust_model_cod
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import sys
 import tempfile
@@ -22,7 +23,7 @@ import mlflow.artifacts
 import yaml
 
 import mlflow
-from trainables.errors import SheetsweepError
+from trainables.errors import SheetsweepError, first_line
 from trainables.exit_codes import Exit
 from trainables.tracking_uri import add_tracking_uri
 from trainables.training.export import CODE_SHA256, MODEL_CODE, package_version
@@ -55,8 +56,7 @@ def model_folder(uri: str, staging: Path) -> Path:
         try:
             folder = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(staging)))
         except (MlflowException, OSError) as error:
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelNotFound(f"model {uri!r}: cannot be loaded ({first})") from None
+            raise ModelNotFound(f"model {uri!r}: cannot be loaded ({first_line(error)})") from None
     if not (folder / "MLmodel").is_file():
         raise ModelNotFound(f"model {uri!r}: {folder} has no MLmodel file")
     return folder
@@ -66,17 +66,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@functools.cache
 def trusted_code() -> dict[str, str]:
     """SHA-256 of each trusted `sheet_model_code.py` -> where it comes from."""
     return {sha256(MODEL_CODE): f"sheetsweep {package_version()} (installed)", **EARLIER_CODE}
 
 
 def code_problems(folder: Path) -> list[str]:
-    """What in the model folder would run code this package does not ship (empty: none)."""
-    mlmodel = folder / "MLmodel"
-    if not mlmodel.is_file():
-        return [f"{folder} has no MLmodel file: not an MLflow Model"]
-    description = yaml.safe_load(mlmodel.read_text()) or {}
+    """What in the model folder (one `model_folder` found) would run code this package does
+    not ship (empty: none)."""
+    description = yaml.safe_load((folder / "MLmodel").read_text()) or {}
     pyfunc = (description.get("flavors") or {}).get("python_function") or {}
     problems = []
     if pyfunc.get("loader_module") != LOADER:

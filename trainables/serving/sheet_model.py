@@ -36,7 +36,7 @@ from PIL import Image
 
 from trainables.data.audio import fit_batch
 from trainables.data.onsets import cut_window
-from trainables.errors import SheetsweepError
+from trainables.errors import SheetsweepError, first_line
 from trainables.features.spectrograms import spectrogram_db
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.model.metrics import target_distances
@@ -235,8 +235,7 @@ def load_reader(uri: str, trust_model_code: bool = False) -> SheetModel:
         try:
             loaded = mlflow.pyfunc.load_model(str(folder))
         except (MlflowException, OSError) as error:
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelNotFound(f"model {uri!r}: cannot be loaded ({first})") from None
+            raise ModelNotFound(f"model {uri!r}: cannot be loaded ({first_line(error)})") from None
     reader = loaded.unwrap_python_model()
     if not isinstance(reader, SheetModel):
         raise ModelNotFound(f"model {uri!r} is a {type(reader).__name__}, not a sheetsweep model")
