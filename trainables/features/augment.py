@@ -165,9 +165,11 @@ def band_pass(x: torch.Tensor, rate: int, low_hz: float, high_hz: float) -> torc
 def _band(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.Tensor:
     low = _log_between(u[:, 0], BAND_LOW_HZ)
     high = _log_between(u[:, 1], BAND_HIGH_HZ).clamp(max=0.45 * rate)
+    # in float64: a float32 recursion with a pole this near 1 (a 50 Hz cut) grows rounding
+    # differences 50-fold, and a note's copy would depend on the batch it was computed in
     return torch.stack(
         [
-            band_pass(s, rate, lo, hi)
+            band_pass(s.double(), rate, lo, hi).to(x.dtype)
             for s, lo, hi in zip(x, low.tolist(), high.tolist(), strict=True)
         ]
     )
