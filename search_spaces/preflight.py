@@ -50,8 +50,11 @@ def check_local_precision(study: Study) -> None:
             raise StudyError(f"{study.source}: {error}") from None
 
 
-def dataset_spec(study: Study) -> DatasetSpec:
-    """The study's `dataset` section as the dataset builder (and every trial) reads it."""
+def dataset_spec(study: Study) -> DatasetSpec | None:
+    """The study's `dataset` section as the dataset builder (and every trial) reads it;
+    None for a merged dataset, which is made of datasets already built."""
+    if study.dataset.merge:
+        return None
     return DatasetSpec(
         soundfonts=tuple(find_soundfont(name) for name in study.dataset.soundfonts),
         presets=study.dataset.presets,

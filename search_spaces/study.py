@@ -22,6 +22,7 @@ from search_spaces.study_schema import (
     METRICS,
     MODES,
     OPTUNA,
+    RENDERING,
     REQUIRED,
     RESOURCES,
     SCHEDULERS,
@@ -60,6 +61,17 @@ class DatasetRef:
     test_fraction: float = 0.2
     held_out_instruments: tuple[str, ...] = ()
     renderer: str = DEFAULT_RENDERER
+    # a merged dataset (trainables/data/merge.py) instead of a rendered one: its sources,
+    # each already built, and the instruments sent whole to the test or the training split
+    merge: tuple[Path, ...] = ()
+    test: tuple[str, ...] = ()
+    train: tuple[str, ...] = ()
+
+    def described(self) -> dict[str, str]:
+        """Every field as text; the merge fields only in a merged dataset's, so that the
+        digests of the studies written before them stay what they were."""
+        merged = ("merge", "test", "train")
+        return {k: str(v) for k, v in vars(self).items() if k not in merged or self.merge}
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,7 @@ class Study:
                 "num_trials": self.num_trials,
                 "seeds": self.seeds,
                 "scheduler": self.scheduler,
-                "dataset": {k: str(v) for k, v in vars(self.dataset).items()},
+                "dataset": self.dataset.described(),
             },
             sort_keys=True,
             default=str,
@@ -316,6 +328,13 @@ def _dataset(where: str, values: dict) -> DatasetRef:
         raise StudyError(
             f"{where}: dataset.renderer: {renderer!r}, expected one of {list(RENDERERS)}"
         )
+    rendering = sorted(set(values) & RENDERING)
+    if values.get("merge") and rendering:
+        raise StudyError(
+            f"{where}: dataset: a merged dataset (merge) is not rendered: drop {rendering}"
+        )
+    if not values.get("merge") and ("test" in values or "train" in values):
+        raise StudyError(f"{where}: dataset: test and train split a merged dataset: add merge")
     return DatasetRef(
         root=Path(values.get("root", default.root)),
         soundfonts=tuple(Path(p) for p in values.get("soundfonts", default.soundfonts)),
@@ -324,4 +343,7 @@ def _dataset(where: str, values: dict) -> DatasetRef:
         test_fraction=float(values.get("test_fraction", default.test_fraction)),
         held_out_instruments=tuple(values.get("held_out_instruments", ())),
         renderer=renderer,
+        merge=tuple(Path(p) for p in values.get("merge", ())),
+        test=tuple(values.get("test", ())),
+        train=tuple(values.get("train", ())),
     )

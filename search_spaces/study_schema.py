@@ -47,7 +47,12 @@ DATASET = {
     "test_fraction": float,
     "held_out_instruments": list,
     "renderer": str,
+    "merge": list,
+    "test": list,
+    "train": list,
 }
+#: What a rendered dataset is made from: not part of a merged one.
+RENDERING = {"soundfonts", "presets", "velocities", "held_out_instruments", "renderer"}
 
 
 def is_a(value: Any, kind: type) -> bool:

@@ -45,6 +45,7 @@ from search_spaces.sweep_tracking import (
 from search_spaces.tracking import close_from_results, close_orphans
 from search_spaces.tune_run import TUNE_QUIET, grid_configs, make_tuner, trial_loggers
 from trainables.data.dataset import DatasetInfo, build_dataset
+from trainables.data.merge import merge_datasets
 from trainables.errors import first_line
 from trainables.tracking_uri import default_tracking_uri
 from trainables.training.identity import trial_config, trial_key
@@ -83,6 +84,15 @@ def _rerun_lost_trials(
     return make_tuner(study, options.storage, runs, dataset, missing, name, restore=False)
 
 
+def prepare_dataset(study: Study) -> DatasetInfo:
+    """Build the study's rendered dataset, or merge its sources (a no-op once done)."""
+    spec = dataset_spec(study)
+    if spec is not None:
+        return build_dataset(study.dataset.root, spec)
+    ref = study.dataset
+    return merge_datasets(ref.root, list(ref.merge), ref.test, ref.train)
+
+
 def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     """Run (or resume) `study` to completion and return what it found."""
     if options.address is None:
@@ -91,7 +101,7 @@ def run_sweep(study: Study, options: SweepOptions) -> SweepSummary:
     for name, value in {**HTTP_LIMITS, **TUNE_QUIET}.items():
         os.environ.setdefault(name, value)
     check_tracking(options.tracking_uri)
-    dataset = build_dataset(study.dataset.root, dataset_spec(study))
+    dataset = prepare_dataset(study)
     runs = open_sweep(options.tracking_uri, study, dataset.dataset_hash, plan_params(study))
     start_ray(options.address)
     check_cluster_resources(study)

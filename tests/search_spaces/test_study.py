@@ -75,6 +75,18 @@ def base() -> dict:
             lambda s: s.setdefault("dataset", {}).update(renderer="timidity"),
             r"dataset.renderer: 'timidity', expected one of \['tinysoundfont', 'fluidsynth'\]",
         ),
+        (
+            lambda s: s.update(dataset={"merge": ["data/a", "data/b"], "presets": [0]}),
+            r"a merged dataset \(merge\) is not rendered: drop \['presets'\]",
+        ),
+        (
+            lambda s: s.update(dataset={"test": ["salamander-v03"]}),
+            "test and train split a merged dataset: add merge",
+        ),
+        (
+            lambda s: s.update(dataset={"merge": "data/a,data/b"}),
+            "dataset.merge",
+        ),
     ],
 )
 def test_bad_studies_fail_with_a_clear_message(edit, message, tmp_path):

@@ -123,12 +123,16 @@ class TrialConfig:
 
     @classmethod
     def from_yaml(cls, path: Path, overrides: dict[str, Any] | None = None) -> TrialConfig:
+        """Fields from a YAML mapping, or from a study file's `fixed:` section (the
+        configuration every trial of that study shares)."""
         try:
             values = yaml.safe_load(read_utf8(path, ConfigError)) or {}
         except (OSError, yaml.YAMLError) as error:
             raise ConfigError(f"{path}: not a readable YAML file: {error}") from error
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping of field: value")
+        if isinstance(values.get("fixed"), dict):
+            values, path = values["fixed"], f"{path}: fixed"
         return cls.from_dict({**values, **(overrides or {})}, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:

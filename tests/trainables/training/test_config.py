@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import pytest
+import yaml
 
 from trainables.errors import ConfigError
 from trainables.training.config import TrialConfig
@@ -71,3 +74,22 @@ def test_a_trial_config_that_is_not_utf8_names_the_file(tmp_path):
         TrialConfig.from_yaml(path)
     path.write_text("# réglage de Léa\nloss: mse\n", encoding="utf-8-sig")
     assert TrialConfig.from_yaml(path).loss == "mse"
+
+
+def test_a_study_file_gives_its_fixed_configuration():
+    study = Path(__file__).parents[3] / "search_spaces" / "studies" / "best.yaml"
+    config = TrialConfig.from_yaml(study, {"epochs": "2"})
+    fixed = yaml.safe_load(study.read_text())["fixed"]
+    assert (config.kernel, config.width, config.top_db) == (
+        fixed["kernel"],
+        fixed["width"],
+        fixed["top_db"],
+    )
+    assert config.epochs == 2  # overrides still win
+
+
+def test_a_bad_field_of_a_study_file_names_its_fixed_section(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("name: x\nfixed:\n  batch_size: -4\n")
+    with pytest.raises(ConfigError, match=r"study.yaml: fixed: field 'batch_size'"):
+        TrialConfig.from_yaml(path)
