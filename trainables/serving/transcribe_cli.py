@@ -1,5 +1,6 @@
 """`sheetsweep-transcribe`: read the note in each recording with a trained model.
 
+    sheetsweep-transcribe my_note.wav      # the model shipped with the package
     sheetsweep-transcribe my_note.wav --model models:/piano@champion --out transcriptions
     sheetsweep-transcribe takes/*.flac --model runs:/<run id>/model --out transcriptions
 
@@ -25,6 +26,7 @@ from trainables.errors import SheetsweepError
 from trainables.exit_codes import Exit
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.serving.model_code import add_trust_model_code
+from trainables.serving.ready_model import READY_MODEL
 from trainables.serving.sheet_model import Reading, SheetModel, load_reader
 from trainables.tracking_uri import add_tracking_uri
 from trainables.training.artifacts import save_image_rows
@@ -84,10 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recordings", nargs="+", type=Path, help="WAV or FLAC files")
     parser.add_argument(
         "--model",
-        required=True,
-        help="an MLflow model URI: models:/NAME@champion, runs:/<run id>/model, a folder",
+        default=str(READY_MODEL),
+        help="an MLflow model URI: models:/NAME@champion, runs:/<run id>/model, a folder "
+        "(default: the model shipped with the package, trainables/serving/ready_model)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="folder for images and CSV")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("transcriptions"),
+        help="folder for images and CSV (default: transcriptions)",
+    )
     add_tracking_uri(parser)  # where models:/ and runs:/ resolve
     add_trust_model_code(parser)
     args = parser.parse_args(argv)
