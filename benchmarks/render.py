@@ -28,6 +28,7 @@ MODULES = (
     "sharing",
     "early_stopping",
     "precision_default",
+    "onsets",
 )
 README = common.ROOT / "benchmarks" / "README.md"
 SUITE = "suite"
