@@ -52,6 +52,9 @@ STATES = ("finished", "pruned", "failed", "lost", "running")
 PARAM_DEFAULTS = {name: str(value) for name, value in TrialConfig().to_dict().items()}
 PER_KEY_COLUMNS = ("run_id", "midi", "note", "register", "psnr", "ssim", "note_acc", "n")
 TEST_SCORE_COLUMNS = ("run_id", "midi", "note", "register", "predicted_midi", "correct", "psnr")
+#: An evaluation's scores also say which instrument of its dataset each note is, and
+#: whether the model found no note in it.
+EVALUATION_SCORE_COLUMNS = (*TEST_SCORE_COLUMNS, "instrument", "refused")
 #: What an evaluation run logs: `summarize(scores, "test")` over every note of a dataset.
 EVALUATION_METRICS = ("test_psnr", "test_ssim", "test_note_acc", *REGISTER_METRICS)
 EVALUATION_COLUMNS = (
@@ -113,7 +116,7 @@ class Runs:
     )
     # every note an evaluation scored, as `test_scores` (run_id is the evaluation's)
     evaluation_scores: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=list(TEST_SCORE_COLUMNS))
+        default_factory=lambda: pd.DataFrame(columns=list(EVALUATION_SCORE_COLUMNS))
     )
 
     @property
@@ -198,7 +201,7 @@ def load_runs(tracking_uri: str, experiments: list[str] | tuple[str, ...]) -> Ru
     )
     names = {e["experiment_id"]: e["experiment"] for e in found}
     evaluations = _evaluations(evaluated, names, trials)
-    evaluation_scores = artifact_tables(client, evaluations, TEST_SCORES, TEST_SCORE_COLUMNS)
+    evaluation_scores = artifact_tables(client, evaluations, TEST_SCORES, EVALUATION_SCORE_COLUMNS)
     return Runs(
         tracking_uri,
         pd.DataFrame(found),

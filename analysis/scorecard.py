@@ -16,6 +16,7 @@ import pandas as pd
 from analysis import thesis
 from analysis.artifacts import artifact_bytes
 from analysis.generalisation import generalisation_table, interval_texts, latest_evaluations
+from analysis.instruments import evaluation_instruments_table, has_instruments
 from analysis.missing import without_rows
 from analysis.runs import Runs
 from analysis.tables import REGISTERS, Table, summarize_groups
@@ -41,6 +42,7 @@ class Scorecard:
     worst_keys_png: bytes | None  # the worst run's worst-keys grid
     evaluation_errors: Table | None = None  # the kinds of errors per evaluation, if any
     held_out_errors: Table | None = None  # the kinds of errors per held-out set, if any
+    evaluation_instruments: Table | None = None  # per instrument of an evaluated dataset
 
 
 def scorecard(runs: Runs, study: str) -> Scorecard:
@@ -70,7 +72,17 @@ def scorecard(runs: Runs, study: str) -> Scorecard:
             if trials["held_out"].notna().any()
             else None
         ),
+        evaluation_instruments=instruments_table(runs, evaluations, study),
     )
+
+
+def instruments_table(runs: Runs, evaluations: pd.DataFrame, study: str) -> Table | None:
+    """Per instrument of each evaluated dataset, where one had several; else None."""
+    scores = runs.evaluation_scores
+    scores = scores[scores["run_id"].isin(evaluations["run_id"])]
+    if evaluations.empty or not has_instruments(scores):
+        return None
+    return evaluation_instruments_table(evaluations, scores, study)
 
 
 def register_table(trials: pd.DataFrame, study: str) -> Table:

@@ -26,7 +26,7 @@ from analysis.importance import (
 )
 from analysis.noise_study import noise_studies
 from analysis.runs import Runs
-from analysis.scorecard import scorecard
+from analysis.scorecard import instruments_table, scorecard
 from analysis.search_figures import asha_curves, importance_bars, parallel_coordinates
 from analysis.tables import Table, grid_tables, importance_table, kernel_tables, loss_tables
 from analysis.wrong_keys import evaluation_errors_table
@@ -169,6 +169,7 @@ def _scorecard_section(report: Report, runs: Runs, name: str) -> None:
         card.generalisation,
         card.held_out_errors,
         card.evaluation_errors,
+        card.evaluation_instruments,
         card.confusions,
     )
     for table in filter(None, tables):
@@ -195,6 +196,9 @@ def _evaluation_section(report: Report, runs: Runs, name: str) -> None:
     errors = evaluation_errors_table(evaluations, runs.evaluation_scores, name)
     report.add(Heading(table.title, 3), Text(table.caption), TableBlock(table))
     report.add(Text(f"**{errors.title}.** {errors.caption}"), TableBlock(errors))
+    instruments = instruments_table(runs, evaluations, name)
+    if instruments is not None:
+        report.add(Text(f"**{instruments.title}.** {instruments.caption}"), TableBlock(instruments))
 
 
 def _ranking(table: Table) -> str:

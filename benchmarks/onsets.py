@@ -17,7 +17,7 @@ closest torchaudio has: it trims the silence before the first sound) on the same
   noise at -60 to -15 dBFS, and snippets of a note too short to search (20-90 ms).
 
 Every draw is seeded; the detectors run on each file in turn (their order rotated), single
-threaded. librosa is an optional extra (`pip install -e '.[onsets]'`): without it, its
+threaded. librosa comes with the dev tools (`pip install -e '.[dev]'`): without it, its
 rows say so. Without the Salamander dataset (`sheetsweep-dataset salamander`), the real
 notes are left out; without `data/pianos`, the default dataset's notes stand in.
 """

@@ -24,7 +24,6 @@ def test_the_project_detector_finds_the_note_and_refuses_what_holds_none():
 
 
 def test_librosa_finds_the_note_after_silence():
-    pytest.importorskip("librosa")
     for detector in (onsets.librosa_onset, onsets.librosa_strongest_onset):
         assert detector(struck(0.3), RATE) == pytest.approx(0.3, abs=onsets.TOLERANCE_S)
         assert detector(np.zeros(RATE, np.float32), RATE) is None
