@@ -23,7 +23,7 @@ from search_spaces.sweep import prepare_dataset
 print(prepare_dataset(load_study('best')))"
 "$bin/sheetsweep-dataset" salamander --root data/salamander
 "$bin/python" platform/sweep.py --study ready --register piano-ready --report reports/ready
-"$bin/python" -m trainables.serving.ready_model models:/piano-ready@champion
+"$bin/python" -m trainables.serving.ready models:/piano-ready@champion
 
 # the card's scores: the dynamics the model never heard, as recorded and under each condition
 "$bin/sheetsweep-dataset" salamander --root data/salamander-held-out --velocities 3,7,11,15

@@ -26,7 +26,7 @@ from trainables.errors import SheetsweepError
 from trainables.exit_codes import Exit
 from trainables.keys import LOWEST_MIDI, note_name
 from trainables.serving.model_code import add_trust_model_code
-from trainables.serving.ready_model import READY_MODEL
+from trainables.serving.ready import READY_MODEL
 from trainables.serving.sheet_model import Reading, SheetModel, load_reader
 from trainables.tracking_uri import add_tracking_uri
 from trainables.training.artifacts import save_image_rows

@@ -48,7 +48,8 @@ def write_test_scores(scores: pd.DataFrame, path: Path) -> Path:
         predicted_note=predicted.map(note_name, na_action="ignore"),
     )
     columns = ["midi", "note", "register", "predicted_midi", "predicted_note", "correct"]
-    extra = ["refused"] if "refused" in table else []
+    # an evaluation's notes also name their instrument and whether no note was found
+    extra = [column for column in ("instrument", "refused") if column in table]
     table[[*columns, "psnr", "ssim", *extra]].to_csv(path, index=False, float_format="%.4f")
     return path
 

@@ -38,6 +38,8 @@ def test_a_refused_note_counts_as_not_read(quick_trial, small_root, tmp_path):
     table = pd.read_csv(write_test_scores(scores, tmp_path / "scores.csv"))
     assert table["refused"].sum() == 2
     assert table.loc[table["refused"], "predicted_note"].isna().all()
+    # each note keeps its instrument: the report's per-instrument table reads it
+    assert sorted(table["instrument"]) == sorted(frame["instrument"])
 
 
 def test_a_condition_is_heard_and_recorded(quick_trial, small_root):

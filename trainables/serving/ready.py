@@ -6,7 +6,7 @@ with `--model`, such as a registered `models:/piano@champion`, is used instead),
 Its training data, scores and limits: trainables/serving/ready_model/README.md (the model
 card). `platform/train_ready_model.sh` trains it again (the `ready` study) and ships it:
 
-    python -m trainables.serving.ready_model models:/piano-ready@champion
+    python -m trainables.serving.ready models:/piano-ready@champion
 
 copies a trained model (any MLflow model URI or folder) here with its weights stored as
 float16: half the size; the loader casts them back to float32, and the card's scores are
@@ -49,6 +49,7 @@ def ship(model: Path, into: Path = READY_MODEL) -> Path:
     if into.exists():
         shutil.rmtree(into)
     shutil.copytree(model, into)
+    into.chmod(0o755)  # a downloaded model's folder is a private temporary one
     half_weights(into / WEIGHTS)
     if card is not None:
         (into / CARD).write_text(card)
