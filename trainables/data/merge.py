@@ -27,6 +27,7 @@ from trainables.data.dataset import (
     clear_root,
     finish_dataset,
     open_dataset,
+    read_manifest,
     up_to_date,
 )
 from trainables.errors import DatasetError
@@ -86,15 +87,15 @@ def merge_datasets(
     """Write the dataset made of `sources` into `root` (see the module's docstring)."""
     if len(sources) < 2:
         raise DatasetError(f"merging needs two datasets or more, got {[str(s) for s in sources]}")
-    opened = {source: open_dataset(source) for source in sources}
-    description = {
-        "merged": {str(source): found[0]["dataset_hash"] for source, found in opened.items()},
+    description = {  # from the manifests alone: merging again reads no annotations
+        "merged": {str(source): read_manifest(source)["dataset_hash"] for source in sources},
         "test": list(test),
         "train": list(train),
     }
     existing = up_to_date(root, description, overwrite)
     if existing is not None:
         return existing
+    opened = {source: open_dataset(source) for source in sources}
     lengths = {manifest["duration_s"] for manifest, _ in opened.values()}
     if len(lengths) > 1:
         raise DatasetError(f"the datasets' notes last {sorted(lengths)} s: merge equal lengths")

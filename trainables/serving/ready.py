@@ -26,6 +26,7 @@ import torch
 
 import mlflow
 from trainables.errors import SheetsweepError
+from trainables.exit_codes import Exit
 from trainables.serving.model_code import model_folder
 from trainables.tracking_uri import add_tracking_uri
 
@@ -68,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             shipped = ship(model_folder(args.model, Path(staging)))
     except (SheetsweepError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return Exit.BAD_INPUT
     size = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file())
     print(f"shipped {args.model} as {shipped} ({size / 1e6:.1f} MB)")
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":
