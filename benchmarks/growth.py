@@ -1,39 +1,53 @@
-"""Growth: trial time against the number of samples and against epochs. Linear?
+"""Growth: how a trial's time grows with its notes and a study's with its trials, the
+feature cache cold and warm, and the exponent of each.
 
 More SoundFonts would add more instruments; as stand-ins this renders 4 of the default
-SoundFont's GM piano presets at 1, 2 and 4 velocities (352, 704, 1408 notes; the default
-dataset is 8 presets at 3 velocities), each a dataset of its own in a temporary folder.
-One trial (width 4, kernel 5, the default features, batch 32) runs directly (`run_trial`:
-data from the warm cache, training, evaluation, artifacts) on each for 2 epochs, and on
-the one-unit dataset for 1 and 4 epochs too (--quick: 3 presets, 1 and 2 units, 1 and 2
-epochs). A least-squares line
-through each series gives the cost per unit and R^2; building the dataset and its cold
-feature cache is timed apart.
+SoundFont's GM piano presets at 1, 2 and 4 velocities (352, 704, 1408 notes), each a
+dataset of its own in a temporary folder. One trial (width 4, kernel 5, the default
+features, batch 32, 2 epochs) runs directly (`run_trial`: data, training, evaluation,
+artifacts) on each, first with its cache cold (every note's features computed) and then
+warm; and on the one-unit dataset for 1 and 4 epochs too. Then studies of 1, 2 and 4
+trials (the smoke study's model, one epoch, a trial per core) through `platform/sweep.py`
+as a user launches them, each with a cold feature cache of its own, then again with a warm
+one. A power law t = c x^k fitted to each series (least squares on the logarithms) gives
+its exponent k: 1 is linear, below 1 a fixed cost the series shares. (--quick: 3 presets,
+1 and 2 units, 1 and 2 epochs, studies of 1 and 2 trials.)
 
     python -m benchmarks.growth [--quick]
 """
 
 from __future__ import annotations
 
+import math
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import common
+from benchmarks import common, sweeps
+from benchmarks.platform_overhead import SMOKE
 from trainables.data.dataset import DatasetSpec, build_dataset
 from trainables.data.instruments import PIANO_PRESETS
+from trainables.features.cache import CACHE_ENV, cache_folder
 from trainables.training.config import TrialConfig
 from trainables.training.data import pick_device, prepare_data
 from trainables.training.trial import run_trial
 
 NAME = "growth"
-TITLE = "Growth: trial time vs samples and vs epochs"
+TITLE = "Growth: trial time vs notes, study time vs trials"
 VELOCITIES = {1: (80,), 2: (50, 110), 4: (35, 65, 95, 125)}
 PRESETS = PIANO_PRESETS[:4]
 EPOCHS = (1, 2, 4)
 BASE_EPOCHS = 2
+STUDY_TRIALS = (1, 2, 4)
+
+
+def power_fit(xs: list[float], ys: list[float]) -> dict[str, float]:
+    """y = coefficient * x^exponent by least squares on the logarithms, and that fit's R^2."""
+    line = common.linear_fit([math.log(x) for x in xs], [math.log(y) for y in ys])
+    return {"exponent": line["slope"], "coefficient": math.exp(line["intercept"]), "r2": line["r2"]}
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -41,123 +55,166 @@ def run(quick: bool) -> dict[str, Any]:
     velocity_sets = {u: v for u, v in VELOCITIES.items() if u <= 2} if quick else VELOCITIES
     epoch_counts = EPOCHS[:2] if quick else EPOCHS
     config = TrialConfig(width=4, kernel="5", epochs=BASE_EPOCHS)
-    device = pick_device()
-    datasets, samples, epochs = {}, [], []
+    notes, epochs = [], []
     with tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:
+        roots = {}
         for units, velocities in velocity_sets.items():
-            root = Path(tmp) / f"units-{units}"
+            roots[units] = Path(tmp) / f"units-{units}"
             started = time.perf_counter()
-            info = build_dataset(root, DatasetSpec(presets=presets, velocities=velocities))
-            built = time.perf_counter() - started
-            started = time.perf_counter()
-            data = prepare_data(root, config, device)  # computes the feature cache, cold
-            datasets[units] = {
-                "root": root,
-                "notes": info.n_samples,
-                "train_samples": len(data.train),
-                "build_s": built,
-                "cold_features_s": time.perf_counter() - started,
-            }
-            del data
-        # a first trial in a process pays for oneDNN's kernel selection: not growth
-        trial(datasets[1], config.replace(epochs=1), 1, Path(tmp) / "warm-up")
-        for units in velocity_sets:
-            samples.append(trial(datasets[units], config, units, Path(tmp) / "out"))
+            info = build_dataset(roots[units], DatasetSpec(presets=presets, velocities=velocities))
+            build_s = time.perf_counter() - started
+            shutil.rmtree(cache_folder(roots[units]), ignore_errors=True)
+            if units == 1:  # a first trial in a process pays for oneDNN's kernel selection
+                trial(roots[1], config.replace(epochs=1), Path(tmp) / "warm-up")
+                shutil.rmtree(cache_folder(roots[1]), ignore_errors=True)
+            cold = trial(roots[units], config, Path(tmp) / "out")
+            warm = trial(roots[units], config, Path(tmp) / "out")
+            notes.append(
+                {
+                    "units": units,
+                    "notes": info.n_samples,
+                    "build_s": build_s,
+                    **cold_warm(cold, warm),
+                }
+            )
         for n in epoch_counts:
-            if n == BASE_EPOCHS:
-                epochs.append({**samples[0], "epochs": n})
-            else:
-                epochs.append(trial(datasets[1], config.replace(epochs=n), 1, Path(tmp) / "out"))
-    for row in datasets.values():
-        row.pop("root")
-    by_samples = common.linear_fit(
-        [r["train_samples"] for r in samples], [r["trial_s"] for r in samples]
-    )
-    by_epochs = common.linear_fit([r["epochs"] for r in epochs], [r["trial_s"] for r in epochs])
+            epochs.append(trial(roots[1], config.replace(epochs=n), Path(tmp) / "out"))
+    studies = study_series(STUDY_TRIALS[:2] if quick else STUDY_TRIALS)
+    xs = [row["notes"] for row in notes]
     return {
         "presets": list(presets),
         "velocities": {str(k): list(v) for k, v in velocity_sets.items()},
         "config": {"width": config.width, "kernel": config.kernel, "batch_size": 32},
-        "datasets": {str(k): v for k, v in datasets.items()},
-        "by_samples": {"epochs": BASE_EPOCHS, "points": samples, "fit": by_samples},
-        "by_epochs": {"units": 1, "points": epochs, "fit": by_epochs},
-        "dataset_build_fit": common.linear_fit(
-            [d["notes"] for d in datasets.values()],
-            [d["build_s"] + d["cold_features_s"] for d in datasets.values()],
-        ),
+        "by_notes": {
+            "epochs": BASE_EPOCHS,
+            "points": notes,
+            "cold": power_fit(xs, [row["cold_s"] for row in notes]),
+            "warm": power_fit(xs, [row["warm_s"] for row in notes]),
+        },
+        "by_epochs": {
+            "points": epochs,
+            "fit": common.linear_fit([r["epochs"] for r in epochs], [r["trial_s"] for r in epochs]),
+        },
+        "by_trials": {
+            **studies,
+            "cold": power_fit(studies["trials"], studies["cold_s"]),
+            "warm": power_fit(studies["trials"], studies["warm_s"]),
+        },
     }
 
 
-def trial(dataset: dict[str, Any], config: TrialConfig, units: int, out: Path) -> dict[str, Any]:
+def trial(root: Path, config: TrialConfig, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    outcome = run_trial(config, dataset["root"], out / f"u{units}-e{config.epochs}")
+    outcome = run_trial(config, root, out / f"{root.name}-e{config.epochs}")
     seconds = time.perf_counter() - started
     training = float(outcome.history["epoch_time_s"].sum())
+    samples = len(prepare_data(root, config, pick_device()).train)  # warm: a read
     return {
-        "units": units,
-        "train_samples": dataset["train_samples"],
         "epochs": config.epochs,
+        "train_samples": samples,
         "trial_s": seconds,
         "epochs_s": training,
-        "fixed_s": seconds - training,
-        "ms_per_sample_epoch": 1000 * training / (dataset["train_samples"] * config.epochs),
+        "ms_per_sample_epoch": 1000 * training / (samples * config.epochs),
     }
 
 
-def verdict(fit: dict[str, float], points: int) -> str:
-    if points < 3:
-        return "two points: no test of linearity"
-    return "linear" if fit["r2"] >= 0.98 else "not linear"
+def cold_warm(cold: dict[str, Any], warm: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "train_samples": warm["train_samples"],
+        "cold_s": cold["trial_s"],
+        "warm_s": warm["trial_s"],
+        "epochs_s": warm["epochs_s"],
+    }
+
+
+def study_series(counts: tuple[int, ...]) -> dict[str, Any]:
+    """Wall seconds of studies of `counts` trials through `platform/sweep.py`, one trial
+    per core: each with a cold feature cache of its own, then each with a warm one."""
+    data, cores = common.smoke_data(), common.cpus()
+    fixed = {**SMOKE, "loss": "smooth_l1", "epochs": 1}
+    cold, warm = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-growth-studies-") as tmp:
+        for n in counts:
+            study = sweeps.write_study(
+                Path(tmp) / f"study-{n}",
+                {
+                    "name": f"bench-growth-{n}",
+                    "question": "How does a study's time grow with its trials?",
+                    "metric": "test_psnr",
+                    "mode": "max",
+                    "searcher": "grid",
+                    "scheduler": "none",
+                    "seeds": list(range(n)),
+                    "dataset": sweeps.dataset_section(data),
+                    "fixed": fixed,
+                    "resources": {"cpu": 1, "gpu": 0},
+                    "max_concurrent": cores,
+                    "max_failures": 0,
+                },
+            )
+            for way, times in (("cold", cold), ("warm", warm)):
+                cache = Path(tmp) / f"cache-{n}"  # the cold run fills what the warm one reads
+                launch = sweeps.run_sweep(
+                    study, Path(tmp) / f"{way}-{n}", env={CACHE_ENV: str(cache)}
+                )
+                times.append(launch.wall_s)
+    return {"trials": list(counts), "per_core": cores, "cold_s": cold, "warm_s": warm}
 
 
 def render(result: dict[str, Any]) -> str:
-    by_samples, by_epochs = result["by_samples"], result["by_epochs"]
-    rows = []
-    for series, point in [("samples", p) for p in by_samples["points"]] + [
-        ("epochs", p) for p in by_epochs["points"]
-    ]:
-        rows.append(
-            [
-                series,
-                f"{point['units']} ({point['train_samples']})",
-                str(point["epochs"]),
-                common.fmt(point["trial_s"]),
-                common.fmt(point["epochs_s"]),
-                common.fmt(point["fixed_s"]),
-                common.fmt(point["ms_per_sample_epoch"]),
-            ]
+    by_notes, by_epochs, by_trials = result["by_notes"], result["by_epochs"], result["by_trials"]
+    note_rows = [
+        [
+            f"{p['units']} ({p['notes']} notes, {p['train_samples']} training samples)",
+            common.fmt(p["cold_s"]),
+            common.fmt(p["warm_s"]),
+            common.fmt(p["epochs_s"]),
+        ]
+        for p in by_notes["points"]
+    ]
+    epoch_rows = [
+        [str(p["epochs"]), common.fmt(p["trial_s"]), common.fmt(p["ms_per_sample_epoch"])]
+        for p in by_epochs["points"]
+    ]
+    study_rows = [
+        [str(n), common.fmt(c), common.fmt(w)]
+        for n, c, w in zip(
+            by_trials["trials"], by_trials["cold_s"], by_trials["warm_s"], strict=True
         )
-    fs, fe, fb = by_samples["fit"], by_epochs["fit"], result["dataset_build_fit"]
-    presets = result["presets"]
+    ]
+
+    def law(fit: dict[str, float]) -> str:
+        return f"exponent **{fit['exponent']:.2f}** (R^2 {fit['r2']:.3f})"
+
+    fe = by_epochs["fit"]
     return "\n".join(
         [
-            f"Stand-ins for SoundFonts: the default SoundFont's presets {presets} at "
-            f"{', '.join(result['velocities'])} velocities "
-            f"({', '.join(str(v) for v in result['velocities'].values())}); width "
-            f"{result['config']['width']}, kernel {result['config']['kernel']}, batch 32, "
-            "the trial run directly (data from the warm cache, training, evaluation, "
-            "artifacts).",
+            f"Stand-ins for SoundFonts: the default SoundFont's presets {result['presets']} at "
+            f"{', '.join(result['velocities'])} velocities; width {result['config']['width']}, "
+            f"kernel {result['config']['kernel']}, batch 32, {by_notes['epochs']} epochs, the "
+            "trial run directly, its feature cache cold (every note computed), then warm.",
             "",
             common.table(
-                [
-                    "series",
-                    "units (training samples)",
-                    "epochs",
-                    "trial s",
-                    "training + eval s",
-                    "rest s",
-                    "ms per sample-epoch (training + eval)",
-                ],
-                rows,
+                ["units", "trial s, cold", "trial s, warm", "of which epochs s"], note_rows
             ),
             "",
-            f"Against training samples ({by_samples['epochs']} epochs): "
-            f"{1000 * fs['slope']:.3g} ms per sample, {common.fmt(fs['intercept'])} s fixed, "
-            f"R^2 {fs['r2']:.4f}: **{verdict(fs, len(by_samples['points']))}**. "
-            f"Against epochs (1 unit): {common.fmt(fe['slope'])} s per epoch, "
-            f"{common.fmt(fe['intercept'])} s fixed, R^2 {fe['r2']:.4f}: "
-            f"**{verdict(fe, len(by_epochs['points']))}**. Building a dataset and its cold feature "
-            f"cache: {1000 * fb['slope']:.3g} ms per note, R^2 {fb['r2']:.4f}.",
+            f"Trial time against notes: cold, {law(by_notes['cold'])}; warm, "
+            f"{law(by_notes['warm'])}.",
+            "",
+            common.table(["epochs (1 unit)", "trial s", "ms per sample-epoch"], epoch_rows),
+            "",
+            f"Against epochs: {common.fmt(fe['slope'])} s per epoch, "
+            f"{common.fmt(fe['intercept'])} s fixed, R^2 {fe['r2']:.4f}.",
+            "",
+            f"Studies through `platform/sweep.py` (the smoke study's model, one epoch a trial, "
+            f"{by_trials['per_core']} at once, launch to exit), each with a cold cache of its "
+            "own, then warm:",
+            "",
+            common.table(["trials", "study s, cold", "study s, warm"], study_rows),
+            "",
+            f"Study time against trials: cold, {law(by_trials['cold'])}; warm, "
+            f"{law(by_trials['warm'])}. An exponent below 1 is the launch's fixed cost (Ray, "
+            "MLflow, the imports) shared by more trials.",
         ]
     )
 

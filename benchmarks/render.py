@@ -23,6 +23,7 @@ MODULES = (
     "step_throughput",
     "step_flops",
     "data_path",
+    "features",
     "growth",
     "platform_overhead",
     "sharing",

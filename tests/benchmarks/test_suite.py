@@ -40,38 +40,24 @@ def test_render_rewrites_only_between_the_markers(tmp_path):
     folder = tmp_path / "results" / "cpu"
     folder.mkdir(parents=True)
     result = {
-        "benchmark": "growth",
+        "benchmark": "features",
         "title": "t",
         "quick": True,
         "date": "2026-01-01T00:00:00+00:00",
         "machine": common.machine(),
         "wall_s": 1.0,
-        "presets": [0],
-        "velocities": {"1": [80], "2": [50, 110]},
-        "config": {"width": 4, "kernel": "5", "batch_size": 32},
-        "by_samples": {
-            "epochs": 2,
-            "points": [
-                {
-                    "units": u,
-                    "train_samples": 100 * u,
-                    "epochs": 2,
-                    "trial_s": 2.0 * u,
-                    "epochs_s": 1.5 * u,
-                    "fixed_s": 0.5 * u,
-                    "ms_per_sample_epoch": 7.5,
-                }
-                for u in (1, 2)
-            ],
-            "fit": {"slope": 0.02, "intercept": 0.0, "r2": 1.0},
-        },
-        "by_epochs": {"units": 1, "points": [], "fit": {"slope": 1.0, "intercept": 0.5, "r2": 1}},
-        "dataset_build_fit": {"slope": 0.001, "intercept": 0.1, "r2": 0.99},
+        "notes": 8,
+        "note_s": 1.5,
+        "sample_rate": 16000,
+        "ms_per_note": {"constant-Q, nnAudio": 20.0, "constant-Q, spanned (the project's)": 5.0},
+        "cqt_max_deviation_of_loudest": 1e-5,
+        "cqt_kernel_taps": {"nnAudio": 400, "spanned": 100},
+        "cold_cache": {},
     }
-    (folder / "growth.json").write_text(json.dumps(result))
+    (folder / "features.json").write_text(json.dumps(result))
     render.update_readme(tmp_path / "results", readme)
     text = readme.read_text()
-    assert "Against training samples (2 epochs): 20 ms per sample" in text
+    assert "The constant-Q spanned: **4.00x** nnAudio's speed" in text
     assert "Not run on a cpu yet." in text  # the other benchmarks
     assert "No gpu results yet" in text
     before, after = (
@@ -144,3 +130,11 @@ def test_flops_are_counted_per_sample_whatever_the_batch():
     small, large = (Trainer(config, torch.device("cpu"), b) for b in (2, 4))
     assert flops_per_sample(small) == pytest.approx(flops_per_sample(large), rel=1e-6)
     assert flops_per_sample(small) > 1e8  # convolutions over a 128 x 94 spectrogram and up
+
+
+def test_a_power_law_fit_finds_the_exponent():
+    from benchmarks.growth import power_fit
+
+    fit = power_fit([1, 2, 4], [3.0, 12.0, 48.0])  # 3 x^2
+    assert fit["exponent"] == pytest.approx(2.0) and fit["coefficient"] == pytest.approx(3.0)
+    assert power_fit([1, 2, 4], [10.0, 11.0, 13.0])["exponent"] < 0.3  # mostly a fixed cost

@@ -9,15 +9,18 @@ or batch asks for it, and it is computed once:
 
     <folder>/<variant>/key.json            what the variant is, for a reader
     <folder>/<variant>/<note sha256>.f32   (height, frames) float32, raw
-    <folder>/<variant>/.lock               held while a process computes missing notes
+    <folder>/<variant>/.lock-<0-f>         held while a process computes missing notes
+                                           whose hash starts with that digit
     <folder>/audio/<dataset hash>.json     each audio path's sha256, hashed once
 
 `<folder>` is `<dataset root>/cache/notes`, or `$SHEETSWEEP_FEATURE_CACHE` for one folder
 every dataset on a machine shares (docs/training.md#the-feature-cache). Files appear by
-atomic rename, so a reader never sees half of one; a process that misses notes takes the
-variant's lock and looks again before computing, so two trials that start together compute
-each note once. Missing notes are computed in batches on torch's threads (the trial's
-CPUs): the spectrogram is nearly all of the time, decoding a few percent.
+atomic rename, so a reader never sees half of one. The missing notes are split in 16
+shares by their hash's first digit, each with its own lock: a process computes the shares
+no other process holds, then waits for the others and looks again, so two trials that
+start together compute each note once and split the work between them. Missing notes are
+computed in batches on torch's threads (the trial's CPUs): the spectrogram and the
+recording effects are nearly all of the time, decoding a few percent.
 """
 
 from __future__ import annotations
@@ -69,16 +72,20 @@ def cache_folder(root: Path) -> Path:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (fcntl: released when the process ends, however)."""
+def locked(path: Path, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock on `path` (fcntl: released when the process ends, however). Yields
+    whether it is held: always with `wait`, else only if no other process held it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("waiting for another process computing %s", path.parent)
+            if not wait:
+                yield False
+                return
+            log.info("waiting for another process computing %s", path)
             fcntl.flock(handle, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+        yield True  # closing the file releases the lock
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -209,20 +216,33 @@ class FeatureCache:
         variant: dict,
         transform: Transform | None,
     ) -> torch.Tensor:
-        """Every note's file, the missing ones computed under the variant's lock."""
+        """Every note's file, the missing ones computed under their share's lock."""
         hashes = self.note_hashes(audio_paths)
         folder = self.variant_folder(settings, variant)
         out = self._empty(len(audio_paths), settings)
         missing = read_notes(folder, hashes, out, list(range(len(audio_paths))))
-        if missing:
-            with locked(folder / ".lock"):
-                missing = read_notes(folder, hashes, out, missing)  # computed meanwhile?
-                if missing:
-                    if not (folder / "key.json").is_file():
-                        key = json.dumps(self.variant_key(settings, variant), sort_keys=True)
-                        write_atomic(folder / "key.json", (key + "\n").encode())
-                    self._compute(folder, audio_paths, hashes, missing, out, settings, transform)
-                    COMPUTED[variant["kind"]] += len(set(hashes[row] for row in missing))
+        if not missing:
+            return out
+        folder.mkdir(parents=True, exist_ok=True)
+        key = json.dumps(self.variant_key(settings, variant), sort_keys=True)
+        write_atomic(folder / "key.json", (key + "\n").encode())
+        shares: dict[str, list[int]] = {}
+        for row in missing:
+            shares.setdefault(hashes[row][0], []).append(row)
+
+        def compute(share: str, wait: bool) -> bool:
+            """The share's notes still missing, computed under its lock; False if another
+            process holds the lock (and `wait` is False)."""
+            with locked(folder / f".lock-{share}", wait=wait) as held:
+                rows = read_notes(folder, hashes, out, shares[share]) if held else []
+                if rows:  # not computed meanwhile by another process
+                    self._compute(folder, audio_paths, hashes, rows, out, settings, transform)
+                    COMPUTED[variant["kind"]] += len({hashes[row] for row in rows})
+                return held
+
+        busy = [share for share in shares if not compute(share, wait=False)]
+        for share in busy:
+            compute(share, wait=True)
         return out
 
     def _compute(

@@ -119,8 +119,51 @@ def mel_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 256)
     return torch.cat(chunks).unsqueeze(1)
 
 
+class SpannedCQT(torch.nn.Module):
+    """nnAudio's CQT1992v2, each group of kernels convolved over its own span only.
+
+    nnAudio pads every kernel with zeros to the longest one (32768 taps for A0 at 16 kHz)
+    and convolves all 272 at that width; a kernel's taps shrink by half an octave up, so
+    most of that work multiplies zeros. Cut to the span their nonzero taps cover, a third
+    of an octave at a time, the same sums take a third of the time (benchmarks/README.md,
+    the constant-Q rows); the magnitudes agree with nnAudio's to float rounding
+    (tests/trainables/features/test_cqt.py)."""
+
+    def __init__(self, cqt: torch.nn.Module, group: int = CQT_BINS_PER_OCTAVE // 3) -> None:
+        super().__init__()
+        self.hop_length = cqt.hop_length
+        self.kernel_width = cqt.kernel_width
+        real, imag = cqt.cqt_kernels_real[:, 0], cqt.cqt_kernels_imag[:, 0]
+        taps = torch.arange(self.kernel_width)
+        nonzero = (real != 0) | (imag != 0)
+        first = torch.where(nonzero, taps, self.kernel_width).min(dim=1).values
+        end = torch.where(nonzero, taps, -1).max(dim=1).values + 1
+        scale = cqt.lenghts.sqrt()[:, None]  # nnAudio's librosa normalisation
+        self.spans: list[tuple[int, int]] = []  # (first tap, kernels) of each group
+        for index, start in enumerate(range(0, real.shape[0], group)):
+            rows = slice(start, start + group)
+            a, b = int(first[rows].min()), int(end[rows].max())
+            weight = torch.cat([real[rows, a:b], imag[rows, a:b]]) * scale[rows].repeat(2, 1)
+            self.register_buffer(f"kernels{index}", weight[:, None].contiguous())
+            self.spans.append((a, weight.shape[0] // 2))
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """(N, L) -> (N, CQT_BINS, frames) magnitudes, framed as nnAudio frames them."""
+        half = self.kernel_width // 2
+        padded = torch.nn.functional.pad(waveforms[:, None], (half, half), mode="reflect")
+        frames = (padded.shape[-1] - self.kernel_width) // self.hop_length + 1
+        groups = []
+        for index, (first, n) in enumerate(self.spans):
+            kernels = getattr(self, f"kernels{index}")
+            out = torch.nn.functional.conv1d(padded[..., first:], kernels, stride=self.hop_length)
+            out = out[..., :frames]
+            groups.append(torch.sqrt(out[:, :n] ** 2 + out[:, n:] ** 2))
+        return torch.cat(groups, dim=1)
+
+
 @functools.cache
-def _cqt(sample_rate: int, hop_length: int) -> torch.nn.Module:
+def nnaudio_cqt(sample_rate: int, hop_length: int) -> torch.nn.Module:
+    """nnAudio's constant-Q transform as the features were first computed: the kernels."""
     from nnAudio.features.cqt import CQT1992v2  # imported where used: its kernels take 0.3 s
 
     return CQT1992v2(
@@ -132,6 +175,11 @@ def _cqt(sample_rate: int, hop_length: int) -> torch.nn.Module:
         output_format="Magnitude",
         verbose=False,
     )
+
+
+@functools.cache
+def _cqt(sample_rate: int, hop_length: int) -> torch.nn.Module:
+    return SpannedCQT(nnaudio_cqt(sample_rate, hop_length))
 
 
 def cqt_db(waveforms: torch.Tensor, settings: FeatureSettings, batch: int = 64) -> torch.Tensor:

@@ -11,7 +11,14 @@ import torch
 
 from tests.trainables.conftest import QUICK
 from trainables.errors import ConfigError
-from trainables.features.spectrograms import CQT_BINS, FeatureSettings, cqt_db, spectrogram_db
+from trainables.features.spectrograms import (
+    CQT_BINS,
+    FeatureSettings,
+    SpannedCQT,
+    cqt_db,
+    nnaudio_cqt,
+    spectrogram_db,
+)
 from trainables.keys import KEYS
 from trainables.model.net import SheetMusicNet
 from trainables.training.config import TrialConfig
@@ -30,6 +37,27 @@ def test_a_keys_fundamental_peaks_in_its_own_bins(name):
     assert features.shape == (1, 1, CQT_BINS, SETTINGS.frames(1.5))
     peak = int(features[0, 0].mean(dim=1).argmax())
     assert peak == 3 * (key.midi - KEYS[0].midi) + 1  # three bins a key, its pitch in the middle
+
+
+def test_the_spanned_transform_is_nnaudios():
+    """Convolving each kernel over its nonzero span only leaves nnAudio's magnitudes, so a
+    model trained on features of either reads the other's."""
+    t = torch.arange(SETTINGS.sample_rate * 3 // 2) / SETTINGS.sample_rate
+    noise = torch.randn(2, t.numel(), generator=torch.Generator().manual_seed(0))
+    waveforms = torch.cat(
+        [
+            torch.stack([torch.sin(2 * torch.pi * hz * t) for hz in (27.5, 261.6, 4186.0)]),
+            noise * torch.linspace(0, 1, t.numel()),  # a crescendo of every frequency
+        ]
+    )
+    theirs = nnaudio_cqt(SETTINGS.sample_rate, SETTINGS.hop_length)
+    ours = SpannedCQT(theirs)
+    with torch.no_grad():
+        expected, got = theirs(waveforms), ours(waveforms)
+    assert got.shape == expected.shape == (5, CQT_BINS, SETTINGS.frames(1.5))
+    loudest = expected.amax(dim=(1, 2), keepdim=True)
+    assert ((got - expected).abs() / loudest).max() < 1e-4  # float rounding, summed apart
+    assert sum(k.numel() for k in ours.buffers()) < 0.3 * 2 * theirs.cqt_kernels_real.numel()
 
 
 def test_a_cqt_trial_reads_cqt_features(small_root):
