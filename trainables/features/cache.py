@@ -240,6 +240,7 @@ class FeatureCache:
                     COMPUTED[variant["kind"]] += len({hashes[row] for row in rows})
                 return held
 
+        log.info("%d notes' features missing in %s: computing them", len(missing), folder)
         busy = [share for share in shares if not compute(share, wait=False)]
         for share in busy:
             compute(share, wait=True)
@@ -259,8 +260,6 @@ class FeatureCache:
         for row in missing:
             first.setdefault(hashes[row], row)
         rows = list(first.values())
-        cached = len(set(hashes)) - len(rows)
-        log.info("computing %d notes' features (%d cached) in %s", len(rows), cached, folder)
         for start in range(0, len(rows), BATCH):
             batch = rows[start : start + BATCH]
             waveforms = self.waveforms([audio_paths[row] for row in batch], settings.sample_rate)
