@@ -1,6 +1,7 @@
-"""How far the default training step is from what the CPU can do.
+"""How far a training step is from what the CPU can do: the default trial's and the `best`
+study's (width 8, kernel 3, constant-Q rows, batch 16).
 
-FLOPs per sample of one training step (forward and backward of the default model, counted
+FLOPs per sample of one training step (forward and backward of the model, counted
 by `torch.utils.flop_counter`: convolutions and matrix products, not the elementwise ops),
 the FLOP/s the step achieves in fp32 eager and in the platform's default way (`auto`), and
 their share of two ceilings:
@@ -27,8 +28,10 @@ from benchmarks import common
 from benchmarks.step_throughput import Trainer, compare
 from trainables.training.config import TrialConfig
 
+STUDIES = common.ROOT / "search_spaces" / "studies"
+
 NAME = "step_flops"
-TITLE = "The default step against the CPU's limit"
+TITLE = "The training step against the CPU's limit"
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -83,47 +86,94 @@ def flops_per_sample(trainer: Trainer) -> float:
     return counter.get_total_flops() / trainer.batch
 
 
+def profile_shares(trainer: Trainer, steps: int) -> dict[str, float]:
+    """Share of a step's CPU time in batch norm, in convolutions, and in the rest
+    (`torch.profiler`, self time of each operator, forward and backward)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    trainer.step()
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
+        for _ in range(steps):
+            trainer.step()
+    shares = {"batch norm": 0.0, "convolutions": 0.0, "the rest": 0.0}
+    for event in profiled.key_averages():
+        name = event.key
+        kind = (
+            "batch norm"
+            if "batch_norm" in name
+            else "convolutions"
+            if "convolution" in name
+            else "the rest"
+        )
+        shares[kind] += event.self_cpu_time_total
+    total = sum(shares.values())
+    return {kind: value / total for kind, value in shares.items()}
+
+
+def models(quick: bool) -> dict[str, tuple[TrialConfig, int]]:
+    """The models whose step is measured, and their batch: the default trial's and the
+    `best` study's (width 8, kernel 3, constant-Q, batch 16), as their trials train."""
+    best = TrialConfig.from_yaml(STUDIES / "best.yaml")
+    if quick:
+        return {"default": (TrialConfig().replace(width=4), 8), "best": (best, 4)}
+    return {"default": (TrialConfig(), 32), "best": (best, best.batch_size)}
+
+
 def run(quick: bool) -> dict[str, Any]:
     target = common.device()
     if target.type != "cpu":
         return {"skipped": "a CPU benchmark: its peak is a CPU's"}
-    config = TrialConfig().replace(width=4) if quick else TrialConfig()
-    batch, rounds, min_s = (8, 1, 0.0) if quick else (32, 3, 0.5)
-    trainers = {
-        "fp32 eager": Trainer(config.replace(precision="fp32"), target, batch),
-        "auto": Trainer(config, target, batch),
-    }
-    flops = flops_per_sample(trainers["fp32 eager"])
-    rates = compare(trainers, rounds, min_s)
+    rounds, min_s = (1, 0.0) if quick else (3, 0.5)
     info = cpuinfo()
     cycle = peak(info)
     cores, mhz = torch.get_num_threads(), float(info.get("cpu MHz", "nan"))
     ceiling = {kind: cores * mhz * 1e6 * cycle[kind] for kind in ("fp32", "bf16")}
     n = 512 if quick else 2048
     gemm = {kind: gemm_flops(dtype, n, min_s) for kind, dtype in _dtypes().items()}
-    auto_kind = "bf16" if "bf16" in str(trainers["auto"].execution.mode) else "fp32"
-    ways = {}
-    for way, kind in (("fp32 eager", "fp32"), ("auto", auto_kind)):
-        achieved = flops * rates[way]
-        ways[way] = {
-            "arithmetic": kind,
-            "samples_per_s": rates[way],
-            "flops_per_s": achieved,
-            "share_of_peak": achieved / ceiling[kind],
-            "share_of_gemm": achieved / gemm[kind],
+    measured = {}
+    for name, (config, batch) in models(quick).items():
+        trainers = {
+            "fp32 eager": Trainer(config.replace(precision="fp32"), target, batch),
+            "auto": Trainer(config, target, batch),
         }
-    print(f"{flops / 1e9:.2f} GFLOP/sample; {ways}", file=sys.stderr)
+        if name == "best":  # the levers that might raise it, in the same interleaved run
+            trainers[f"auto, batch {2 * batch}"] = Trainer(config, target, 2 * batch)
+            trainers["auto, torch.compile"] = Trainer(config, target, batch, compile_model=True)
+        flops = flops_per_sample(trainers["fp32 eager"])
+        rates = compare(trainers, rounds, min_s)
+        auto_kind = "bf16" if "bf16" in str(trainers["auto"].execution.mode) else "fp32"
+        ways = {}
+        for way in trainers:
+            kind = "fp32" if way == "fp32 eager" else auto_kind
+            achieved = flops * rates[way]
+            ways[way] = {
+                "arithmetic": kind,
+                "samples_per_s": rates[way],
+                "flops_per_s": achieved,
+                "share_of_peak": achieved / ceiling[kind],
+                "share_of_gemm": achieved / gemm[kind],
+            }
+        print(f"{name}: {flops / 1e9:.2f} GFLOP/sample; {ways}", file=sys.stderr)
+        measured[name] = {
+            "model": {
+                "width": config.width,
+                "kernel": config.kernel,
+                "rows": config.features.height,
+                "spectrogram": config.spectrogram,
+            },
+            "batch_size": batch,
+            "auto_mode": str(trainers["auto"].execution.mode),
+            "flops_per_sample": flops,
+            "ways": ways,
+            "profile": profile_shares(trainers["auto"], 2 if quick else 10),
+        }
     return {
-        "model": {"width": config.width, "kernel": config.kernel, "n_mels": config.n_mels},
-        "batch_size": batch,
-        "auto_mode": str(trainers["auto"].execution.mode),
-        "flops_per_sample": flops,
+        "models": measured,
         "cores": cores,
         "clock_mhz": mhz,
         "flops_per_cycle": cycle,
         "peak_flops_per_s": ceiling,
         "gemm": {"n": n, "flops_per_s": gemm},
-        "ways": ways,
     }
 
 
@@ -135,28 +185,46 @@ def render(result: dict[str, Any]) -> str:
     if "skipped" in result:
         return f"Skipped: {result['skipped']}."
     cycle, peaks, gemm = result["flops_per_cycle"], result["peak_flops_per_s"], result["gemm"]
-    model = result["model"]
-    rows = [
-        [
-            way,
-            value["arithmetic"],
-            common.fmt(value["samples_per_s"]),
-            common.fmt(value["flops_per_s"] / 1e9),
-            f"{value['share_of_peak']:.1%}",
-            f"{value['share_of_gemm']:.1%}",
-        ]
-        for way, value in result["ways"].items()
-    ]
+    rows = []
+    for name, measured in result["models"].items():
+        model = measured["model"]
+        label = (
+            f"{name}: width {model['width']}, kernel {model['kernel']}, {model['rows']} "
+            f"{model['spectrogram']} rows, batch {measured['batch_size']}"
+        )
+        for way, value in measured["ways"].items():
+            rows.append(
+                [
+                    label,
+                    common.fmt(measured["flops_per_sample"] / 1e9),
+                    way if way != "auto" else f"auto ({measured['auto_mode']})",
+                    common.fmt(value["samples_per_s"]),
+                    common.fmt(value["flops_per_s"] / 1e9),
+                    f"{value['share_of_peak']:.1%}",
+                    f"{value['share_of_gemm']:.1%}",
+                ]
+            )
+    shares = "; ".join(
+        f"{name}: " + ", ".join(f"{kind} {share:.0%}" for kind, share in m["profile"].items())
+        for name, m in result["models"].items()
+    )
     return "\n".join(
         [
-            f"The default model (width {model['width']}, kernel {model['kernel']}, "
-            f"{model['n_mels']} bins), batch {result['batch_size']}: "
-            f"**{common.fmt(result['flops_per_sample'] / 1e9)} GFLOP per sample** for one "
-            "training step, forward and backward (`torch.utils.flop_counter`: convolutions "
-            f"and matrix products). `auto` trained as {result['auto_mode']}.",
+            "One training step, forward and backward, FLOPs counted by "
+            "`torch.utils.flop_counter` (convolutions and matrix products), for the default "
+            "trial's model and the `best` study's:",
             "",
             common.table(
-                ["way", "arithmetic", "samples/s", "GFLOP/s", "of peak", "of a GEMM"], rows
+                [
+                    "model",
+                    "GFLOP per sample",
+                    "way",
+                    "samples/s",
+                    "GFLOP/s",
+                    "of peak",
+                    "of a GEMM",
+                ],
+                rows,
             ),
             "",
             f"Peak: {result['cores']} cores x {result['clock_mhz']:.0f} MHz x FLOPs a cycle "
@@ -173,6 +241,8 @@ def render(result: dict[str, Any]) -> str:
                 if any(gemm["flops_per_s"][k] > peaks[k] for k in peaks)
                 else ""
             ),
+            "",
+            f"Where `auto`'s step spends its CPU time (`torch.profiler`, self time): {shares}.",
         ]
     )
 

@@ -72,7 +72,8 @@ class Trainer:
         fn = loss or LOSSES[config.loss]
         self.loss = lambda p, t: fn(p.float(), t.float())
         generator = torch.Generator().manual_seed(0)
-        features = torch.randn(batch, 1, config.n_mels, frames, generator=generator)
+        height = config.features.height  # mel filters or constant-Q bins
+        features = torch.randn(batch, 1, height, frames, generator=generator)
         truth = torch.rand(batch, 1, HEIGHT, WIDTH, generator=generator)
         self.features = self.execution.layout(features.to(target))
         self.truth = truth.to(target)
