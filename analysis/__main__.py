@@ -5,7 +5,7 @@
         --tracking-uri sqlite:////abs/path/mlflow.db --out reports/thesis
     sheetsweep-report --experiment smoke --out reports/smoke      # the same, installed
     sheetsweep-report --experiment best --publish docs/results/best  # committable results
-    sheetsweep-report --from-published docs/results/best-8-epochs --out reports/best  # no store
+    sheetsweep-report --from-published docs/results/best --out reports/best  # no store
 
 Exit status (trainables/exit_codes.py, docs/exit_codes.md): 0 when the report was
 written from every file it reads; 2 when the experiments cannot be analysed (unknown,

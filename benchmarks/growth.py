@@ -67,8 +67,8 @@ def run(quick: bool) -> dict[str, Any]:
             if units == 1:  # a first trial in a process pays for oneDNN's kernel selection
                 trial(roots[1], config.replace(epochs=1), Path(tmp) / "warm-up")
                 shutil.rmtree(cache_folder(roots[1]), ignore_errors=True)
-            cold = trial(roots[units], config, Path(tmp) / "out")
-            warm = trial(roots[units], config, Path(tmp) / "out")
+            cold = trial(roots[units], config, Path(tmp) / f"units-{units}-cold")
+            warm = trial(roots[units], config, Path(tmp) / f"units-{units}-warm")
             notes.append(
                 {
                     "units": units,
@@ -78,7 +78,7 @@ def run(quick: bool) -> dict[str, Any]:
                 }
             )
         for n in epoch_counts:
-            epochs.append(trial(roots[1], config.replace(epochs=n), Path(tmp) / "out"))
+            epochs.append(trial(roots[1], config.replace(epochs=n), Path(tmp) / f"epochs-{n}"))
     studies = study_series(STUDY_TRIALS[:2] if quick else STUDY_TRIALS)
     xs = [row["notes"] for row in notes]
     return {
@@ -105,7 +105,7 @@ def run(quick: bool) -> dict[str, Any]:
 
 def trial(root: Path, config: TrialConfig, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    outcome = run_trial(config, root, out / f"{root.name}-e{config.epochs}")
+    outcome = run_trial(config, root, out)
     seconds = time.perf_counter() - started
     training = float(outcome.history["epoch_time_s"].sum())
     samples = len(prepare_data(root, config, pick_device()).train)  # warm: a read
