@@ -131,7 +131,7 @@ def study_series(counts: tuple[int, ...]) -> dict[str, Any]:
     """Wall seconds of studies of `counts` trials through `platform/sweep.py`, one trial
     per core: each with a cold feature cache of its own, then each with a warm one."""
     data, cores = common.smoke_data(), common.cpus()
-    fixed = {**SMOKE, "loss": "smooth_l1", "epochs": 1}
+    fixed = {**SMOKE, "epochs": 1}
     cold, warm = [], []
     with tempfile.TemporaryDirectory(prefix="bench-growth-studies-") as tmp:
         for n in counts:
@@ -147,6 +147,7 @@ def study_series(counts: tuple[int, ...]) -> dict[str, Any]:
                     "seeds": list(range(n)),
                     "dataset": sweeps.dataset_section(data),
                     "fixed": fixed,
+                    "space": {"loss": {"choice": ["smooth_l1"]}},
                     "resources": {"cpu": 1, "gpu": 0},
                     "max_concurrent": cores,
                     "max_failures": 0,

@@ -138,7 +138,7 @@ def run(quick: bool) -> dict[str, Any]:
         }
         if name == "best":  # the levers that might raise it, in the same interleaved run
             trainers[f"auto, batch {2 * batch}"] = Trainer(config, target, 2 * batch)
-            trainers["auto, torch.compile"] = Trainer(config, target, batch, compile_model=True)
+            trainers["auto, compiled"] = Trainer(config, target, batch, compile_model=True)
         flops = flops_per_sample(trainers["fp32 eager"])
         rates = compare(trainers, rounds, min_s)
         auto_kind = "bf16" if "bf16" in str(trainers["auto"].execution.mode) else "fp32"
