@@ -56,6 +56,7 @@ def run(quick: bool) -> dict[str, Any]:
     epoch_counts = EPOCHS[:2] if quick else EPOCHS
     config = TrialConfig(width=4, kernel="5", epochs=BASE_EPOCHS)
     notes, epochs = [], []
+    samples: dict[int, int] = {}  # training samples per dataset
     with tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:
         roots = {}
         for units, velocities in velocity_sets.items():
@@ -67,18 +68,31 @@ def run(quick: bool) -> dict[str, Any]:
             if units == 1:  # a first trial in a process pays for oneDNN's kernel selection
                 trial(roots[1], config.replace(epochs=1), Path(tmp) / "warm-up")
                 shutil.rmtree(cache_folder(roots[1]), ignore_errors=True)
-            cold = trial(roots[units], config, Path(tmp) / f"units-{units}-cold")
-            warm = trial(roots[units], config, Path(tmp) / f"units-{units}-warm")
+            cold_s, _ = trial(roots[units], config, Path(tmp) / f"units-{units}-cold")
+            warm_s, epochs_s = trial(roots[units], config, Path(tmp) / f"units-{units}-warm")
+            samples[units] = len(prepare_data(roots[units], config, pick_device()).train)
             notes.append(
                 {
                     "units": units,
                     "notes": info.n_samples,
                     "build_s": build_s,
-                    **cold_warm(cold, warm),
+                    "train_samples": samples[units],
+                    "cold_s": cold_s,
+                    "warm_s": warm_s,
+                    "epochs_s": epochs_s,
                 }
             )
         for n in epoch_counts:
-            epochs.append(trial(roots[1], config.replace(epochs=n), Path(tmp) / f"epochs-{n}"))
+            trial_s, epochs_s = trial(roots[1], config.replace(epochs=n), Path(tmp) / f"epochs-{n}")
+            epochs.append(
+                {
+                    "epochs": n,
+                    "train_samples": samples[1],
+                    "trial_s": trial_s,
+                    "epochs_s": epochs_s,
+                    "ms_per_sample_epoch": 1000 * epochs_s / (samples[1] * n),
+                }
+            )
     studies = study_series(STUDY_TRIALS[:2] if quick else STUDY_TRIALS)
     xs = [row["notes"] for row in notes]
     return {
@@ -103,28 +117,11 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
-def trial(root: Path, config: TrialConfig, out: Path) -> dict[str, Any]:
+def trial(root: Path, config: TrialConfig, out: Path) -> tuple[float, float]:
+    """Seconds of one trial run directly, and of its epochs (training and evaluation)."""
     started = time.perf_counter()
     outcome = run_trial(config, root, out)
-    seconds = time.perf_counter() - started
-    training = float(outcome.history["epoch_time_s"].sum())
-    samples = len(prepare_data(root, config, pick_device()).train)  # warm: a read
-    return {
-        "epochs": config.epochs,
-        "train_samples": samples,
-        "trial_s": seconds,
-        "epochs_s": training,
-        "ms_per_sample_epoch": 1000 * training / (samples * config.epochs),
-    }
-
-
-def cold_warm(cold: dict[str, Any], warm: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "train_samples": warm["train_samples"],
-        "cold_s": cold["trial_s"],
-        "warm_s": warm["trial_s"],
-        "epochs_s": warm["epochs_s"],
-    }
+    return time.perf_counter() - started, float(outcome.history["epoch_time_s"].sum())
 
 
 def study_series(counts: tuple[int, ...]) -> dict[str, Any]:

@@ -223,9 +223,10 @@ class FeatureCache:
         missing = read_notes(folder, hashes, out, list(range(len(audio_paths))))
         if not missing:
             return out
-        folder.mkdir(parents=True, exist_ok=True)
-        key = json.dumps(self.variant_key(settings, variant), sort_keys=True)
-        write_atomic(folder / "key.json", (key + "\n").encode())
+        if not (folder / "key.json").is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            key = json.dumps(self.variant_key(settings, variant), sort_keys=True)
+            write_atomic(folder / "key.json", (key + "\n").encode())
         shares: dict[str, list[int]] = {}
         for row in missing:
             shares.setdefault(hashes[row][0], []).append(row)

@@ -123,11 +123,11 @@ class SpannedCQT(torch.nn.Module):
     """nnAudio's CQT1992v2, each group of kernels convolved over its own span only.
 
     nnAudio pads every kernel with zeros to the longest one (32768 taps for A0 at 16 kHz)
-    and convolves all 272 at that width; a kernel's taps shrink by half an octave up, so
+    and convolves all 272 at that width; a kernel's length halves with each octave up, so
     most of that work multiplies zeros. Cut to the span their nonzero taps cover, a third
-    of an octave at a time, the same sums take a third of the time (benchmarks/README.md,
-    the constant-Q rows); the magnitudes agree with nnAudio's to float rounding
-    (tests/trainables/features/test_cqt.py)."""
+    of an octave at a time, the same sums take a fifth of the taps and about a quarter of
+    the time (benchmarks/features.py); the magnitudes agree with nnAudio's to float
+    rounding (tests/trainables/features/test_cqt.py)."""
 
     def __init__(self, cqt: torch.nn.Module, group: int = CQT_BINS_PER_OCTAVE // 3) -> None:
         super().__init__()
@@ -139,13 +139,13 @@ class SpannedCQT(torch.nn.Module):
         first = torch.where(nonzero, taps, self.kernel_width).min(dim=1).values
         end = torch.where(nonzero, taps, -1).max(dim=1).values + 1
         scale = cqt.lenghts.sqrt()[:, None]  # nnAudio's librosa normalisation
-        self.spans: list[tuple[int, int]] = []  # (first tap, kernels) of each group
+        self.first_taps: list[int] = []  # where each group's span starts
         for index, start in enumerate(range(0, real.shape[0], group)):
             rows = slice(start, start + group)
             a, b = int(first[rows].min()), int(end[rows].max())
             weight = torch.cat([real[rows, a:b], imag[rows, a:b]]) * scale[rows].repeat(2, 1)
             self.register_buffer(f"kernels{index}", weight[:, None].contiguous())
-            self.spans.append((a, weight.shape[0] // 2))
+            self.first_taps.append(a)
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         """(N, L) -> (N, CQT_BINS, frames) magnitudes, framed as nnAudio frames them."""
@@ -153,11 +153,11 @@ class SpannedCQT(torch.nn.Module):
         padded = torch.nn.functional.pad(waveforms[:, None], (half, half), mode="reflect")
         frames = (padded.shape[-1] - self.kernel_width) // self.hop_length + 1
         groups = []
-        for index, (first, n) in enumerate(self.spans):
-            kernels = getattr(self, f"kernels{index}")
+        for index, first in enumerate(self.first_taps):
+            kernels = getattr(self, f"kernels{index}")  # real parts, then imaginary
             out = torch.nn.functional.conv1d(padded[..., first:], kernels, stride=self.hop_length)
-            out = out[..., :frames]
-            groups.append(torch.sqrt(out[:, :n] ** 2 + out[:, n:] ** 2))
+            real, imag = out[..., :frames].chunk(2, dim=1)
+            groups.append(torch.sqrt(real**2 + imag**2))
         return torch.cat(groups, dim=1)
 
 
