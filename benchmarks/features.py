@@ -30,7 +30,7 @@ from trainables.features.spectrograms import (
     FeatureSettings,
     NoiseSettings,
     SpannedCQT,
-    add_white_noise,
+    add_noise,
     mel_db,
     nnaudio_cqt,
 )
@@ -63,7 +63,7 @@ def run(quick: bool) -> dict[str, Any]:
         "decode and resample": lambda: load_waveforms(
             root, paths, duration_s, settings.sample_rate
         ),
-        "white noise (a noisy copy)": lambda: add_white_noise(waveforms, 10.0, 0, keys),
+        "white noise (a noisy copy)": lambda: add_noise(waveforms, 10.0, 0, keys),
         "recording effects (an augmented copy)": lambda: augment(
             waveforms, settings.sample_rate, tuple(EFFECTS), 0, keys
         ),

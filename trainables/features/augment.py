@@ -41,6 +41,9 @@ SHELF_DB = (-6.0, 6.0)
 DETUNE_CENTS = (-20, -15, -10, -5, 5, 10, 15, 20)
 NOISE_SNR_DB = (15.0, 40.0)
 NOISE_COLOUR = (0.0, 2.0)  # the exponent a of the noise's 1/f^a power spectrum
+#: Noise colours by name, the exponent a of each; `mixed` draws a per note from NOISE_COLOUR.
+COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+NOISE_COLOURS = (*COLOURS, "mixed")
 BAND_LOW_HZ = (50.0, 300.0)
 BAND_HIGH_HZ = (3400.0, 8000.0)
 
@@ -153,6 +156,15 @@ def coloured(white: torch.Tensor, rate: int, exponent: torch.Tensor | float) -> 
     """White noise (..., L) shaped to a 1/f^exponent power spectrum (flat below 20 Hz)."""
     frequency = torch.fft.rfftfreq(white.shape[-1], 1 / rate).clamp_min(20.0)
     return torch.fft.irfft(torch.fft.rfft(white) * frequency ** (-exponent / 2), n=white.shape[-1])
+
+
+def colour_exponents(colour: str, seed: int, keys: Sequence[str]) -> torch.Tensor:
+    """(len(keys),) exponents of the noise `colour` names; `mixed` draws each note's
+    from (seed, the note's key) alone, uniform over white to brown."""
+    if colour == "mixed":
+        u = uniform_draws(note_generators(seed, keys, "noise colour"), 1)[:, 0]
+        return _between(u, NOISE_COLOUR)
+    return torch.full((len(keys),), COLOURS[colour])
 
 
 def band_pass(x: torch.Tensor, rate: int, low_hz: float, high_hz: float) -> torch.Tensor:

@@ -44,7 +44,7 @@ from trainables.features.augment import augment, canonical
 from trainables.features.spectrograms import (
     FeatureSettings,
     NoiseSettings,
-    add_white_noise,
+    add_noise,
     spectrogram_db,
 )
 from trainables.keys import register_of
@@ -172,9 +172,12 @@ class FeatureCache:
         for snr in sorted({snrs[row] for row in noised}):
             picked = [i for i, row in enumerate(noised) if snrs[row] == snr]
             variant = {"kind": "noisy", "snr_db": float(snr), "seed": noise.seed}
+            if noise.colour != "white":  # white copies keep the keys they had before colours
+                variant["colour"] = noise.colour
 
             def transform(waveforms: torch.Tensor, keys: list[str], snr: float = snr):
-                return add_white_noise(waveforms, snr, noise.seed, keys)
+                rate = settings.sample_rate
+                return add_noise(waveforms, snr, noise.seed, keys, noise.colour, rate)
 
             paths = [audio_paths[noised[i]] for i in picked]
             features[picked] = self._features(paths, settings, variant, transform)

@@ -19,12 +19,10 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
-from trainables.features.augment import band_pass, coloured
+from trainables.features.augment import COLOURS, band_pass, coloured
 
 #: The direct sound's share of a room recording's energy (a microphone a few metres away).
 ROOM_DIRECT = 0.5
-#: The noise colours: the exponent a of a 1/f^a power spectrum.
-COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import torch
 import torchaudio.functional as AF
 import torchaudio.transforms as T
 
+from trainables.features.augment import colour_exponents, coloured
 from trainables.features.draws import normal_draws, note_generators, row_keys
 from trainables.keys import KEYS, Register, register_of
 
@@ -50,12 +51,14 @@ class FeatureSettings:
 
 @dataclass(frozen=True)
 class NoiseSettings:
-    """SNR in dB per register; None leaves that register's samples without a noisy copy."""
+    """SNR in dB per register; None leaves that register's samples without a noisy copy.
+    `colour` names the noise's spectrum (trainables.features.augment.NOISE_COLOURS)."""
 
     snr_low_db: float | None = None
     snr_mid_db: float | None = None
     snr_high_db: float | None = None
     seed: int = 0
+    colour: str = "white"
 
     @property
     def any(self) -> bool:
@@ -209,15 +212,34 @@ def white_noise(n_samples: int, seed: int, keys: Sequence[str]) -> torch.Tensor:
     return normal_draws(note_generators(seed, keys, "noise"), n_samples)
 
 
-def add_white_noise(
-    waveforms: torch.Tensor, snr_db: float, seed: int, keys: Sequence[str]
+def add_noise(
+    waveforms: torch.Tensor,
+    snr_db: float,
+    seed: int,
+    keys: Sequence[str],
+    colour: str = "white",
+    sample_rate: int = 16000,
 ) -> torch.Tensor:
-    """Every row with white noise at `snr_db`, drawn from (seed, the row's key): the noisy
-    copy of a note at that SNR, whichever register asked for it."""
+    """Every row with noise of `colour` at `snr_db`, drawn from (seed, the row's key): the
+    noisy copy of a note at that SNR, whichever register asked for it."""
+    snr = torch.full((waveforms.shape[0],), float(snr_db))
+    return _add_noise(waveforms, snr, seed, keys, colour, sample_rate)
+
+
+def _add_noise(
+    waveforms: torch.Tensor,
+    snr: torch.Tensor,
+    seed: int,
+    keys: Sequence[str],
+    colour: str,
+    sample_rate: int,
+) -> torch.Tensor:
     if not len(keys):
         return waveforms.clone()
-    snr = torch.full((waveforms.shape[0],), float(snr_db))
-    return AF.add_noise(waveforms, white_noise(waveforms.shape[1], seed, keys), snr)
+    noise = white_noise(waveforms.shape[1], seed, keys)
+    if colour != "white":
+        noise = coloured(noise, sample_rate, colour_exponents(colour, seed, keys)[:, None])
+    return AF.add_noise(waveforms, noise, snr)
 
 
 def add_register_noise(
@@ -225,8 +247,9 @@ def add_register_noise(
     midi: list[int],
     noise: NoiseSettings,
     keys: Sequence[str] | None = None,
+    sample_rate: int = 16000,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """White noise at each sample's register SNR; returns (noisy, mask of samples noised).
+    """Noise at each sample's register SNR; returns (noisy, mask of samples noised).
 
     A sample's noise is drawn from (noise.seed, its key) alone: with each note's audio
     hash as its key, a note's noisy copy is the same in any batch. Without keys, each row
@@ -236,7 +259,4 @@ def add_register_noise(
         raise ValueError(f"{len(keys)} keys, {len(midi)} midi numbers, {waveforms.shape[0]} rows")
     snr = torch.tensor([noise.snr_db(register_of(m)) or 0.0 for m in midi])
     mask = torch.tensor([noise.snr_db(register_of(m)) is not None for m in midi], dtype=torch.bool)
-    if not len(keys):
-        return waveforms.clone(), mask
-    noisy = AF.add_noise(waveforms, white_noise(waveforms.shape[1], noise.seed, keys), snr)
-    return noisy, mask
+    return _add_noise(waveforms, snr, noise.seed, keys, noise.colour, sample_rate), mask

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from trainables.errors import ConfigError
-from trainables.features.augment import AUGMENTATIONS
+from trainables.features.augment import AUGMENTATIONS, NOISE_COLOURS
 from trainables.features.augment import parse as parse_augment
 from trainables.features.spectrograms import SPECTROGRAMS, FeatureSettings, NoiseSettings
 from trainables.model.losses import LOSSES
@@ -31,10 +31,12 @@ class TrialConfig:
     width: int = 16  # first block's channels; doubles per block
     depth: int = 4
     bottleneck: int = 128
-    # white-noise augmentation, SNR in dB per register; null = no noisy copy
+    # noise augmentation, SNR in dB per register; null = no noisy copy
     snr_low_db: float | None = None
     snr_mid_db: float | None = None
     snr_high_db: float | None = None
+    # its spectrum: white | pink | brown | mixed (each note's 1/f^a drawn, a in 0-2)
+    noise_colour: str = "white"
     # the noisy test audio: null = white noise at the training noise's SNRs (none where a
     # register has no noisy copy); a number = at that SNR on every register, the same audio
     # for every training-noise setting (what the noise study compares them on)
@@ -80,6 +82,7 @@ class TrialConfig:
                 self.memory_format in MEMORY_FORMATS,
                 f"one of {list(MEMORY_FORMATS)}",
             ),
+            "noise_colour": (self.noise_colour in NOISE_COLOURS, f"one of {list(NOISE_COLOURS)}"),
             "lr": (self.lr > 0, "a positive number"),
             "lr_schedule": (self.lr_schedule in LR_SCHEDULES, f"one of {list(LR_SCHEDULES)}"),
             "held_out": (self.held_out is None or bool(self.held_instruments), "instrument names"),
@@ -164,7 +167,8 @@ class TrialConfig:
 
     @property
     def noise(self) -> NoiseSettings:
-        return NoiseSettings(self.snr_low_db, self.snr_mid_db, self.snr_high_db, seed=self.seed)
+        snrs = (self.snr_low_db, self.snr_mid_db, self.snr_high_db)
+        return NoiseSettings(*snrs, seed=self.seed, colour=self.noise_colour)
 
     def model(self, n_frames: int) -> ModelConfig:
         return ModelConfig(

@@ -21,7 +21,13 @@ RAN_PREFIX = "ran_"
 #: Fields added after studies had run -> the value that behaves as before they existed: left
 #: out of the key at that value, so that a study resumed with a newer sheetsweep finds the
 #: trials it already trained.
-KEYED_UNLESS = {"augment": None, "spectrogram": "mel", "test_snr_db": None, "top_db": 80.0}
+KEYED_UNLESS = {
+    "augment": None,
+    "noise_colour": "white",
+    "spectrogram": "mel",
+    "test_snr_db": None,
+    "top_db": 80.0,
+}
 
 
 def trial_key(study: str, dataset_hash: str, config: TrialConfig) -> str:

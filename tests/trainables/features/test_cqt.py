@@ -73,7 +73,7 @@ def test_a_cqt_trial_reads_cqt_features(small_root):
 def test_trials_without_the_new_options_keep_their_keys():
     """A study resumed with this version must find the trials an earlier one trained."""
     config = TrialConfig(**QUICK)
-    added = ("augment", "spectrogram", "test_snr_db", "top_db")
+    added = ("augment", "noise_colour", "spectrogram", "test_snr_db", "top_db")
     earlier = {k: v for k, v in config.to_dict().items() if k not in added}
     text = json.dumps({"study": "s", "dataset": "h", **earlier}, sort_keys=True)
     assert trial_key("s", "h", config) == hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -81,6 +81,7 @@ def test_trials_without_the_new_options_keep_their_keys():
     assert trial_key("s", "h", config.replace(augment="gain")) != trial_key("s", "h", config)
     assert trial_key("s", "h", config.replace(test_snr_db=10.0)) != trial_key("s", "h", config)
     assert trial_key("s", "h", config.replace(top_db=40.0)) != trial_key("s", "h", config)
+    assert trial_key("s", "h", config.replace(noise_colour="pink")) != trial_key("s", "h", config)
 
 
 @pytest.mark.parametrize("spectrogram", ["mel", "cqt"])

@@ -7,6 +7,7 @@ from trainables.features.cache import COMPUTED, FeatureCache
 from trainables.features.spectrograms import (
     FeatureSettings,
     NoiseSettings,
+    add_noise,
     add_register_noise,
     fundamental_filters,
     spectrogram_db,
@@ -68,6 +69,55 @@ def test_noise_follows_each_registers_snr():
     assert torch.equal(whole[1:2], part)
     other, _ = add_register_noise(waveforms, midi, NoiseSettings(0.0, 20.0, None, seed=4), keys)
     assert not torch.equal(whole[:2], other[:2])
+
+
+def _octave_powers(noise: torch.Tensor, rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's mean power in 100-200 Hz and in 3.2-6.4 kHz."""
+    power = torch.fft.rfft(noise).abs().pow(2)
+    hz = torch.fft.rfftfreq(noise.shape[1], 1 / rate)
+    low, high = (hz >= 100) & (hz < 200), (hz >= 3200) & (hz < 6400)
+    return power[:, low].mean(1), power[:, high].mean(1)
+
+
+def test_noise_colours_shape_the_spectrum_at_the_same_snr():
+    rate, keys = 16000, ["a", "b", "c", "d"]
+    waveforms = torch.sin(torch.linspace(0, 2000, rate)).repeat(4, 1)
+    tilts = {}
+    for colour in ("white", "pink", "brown", "mixed"):
+        noisy = add_noise(waveforms, 10.0, 0, keys, colour, rate)
+        residual = noisy - waveforms
+        snr = 10 * torch.log10(waveforms.pow(2).mean(1) / residual.pow(2).mean(1))
+        assert torch.allclose(snr, torch.full((4,), 10.0), atol=0.01), colour
+        low, high = _octave_powers(residual, rate)
+        tilts[colour] = 10 * torch.log10(low / high)  # dB more power an octave at 150 Hz
+    # 1/f^a over the 5 octaves between the bands: 0, 15 and 30 dB
+    assert tilts["white"].abs().max() < 3
+    assert torch.allclose(tilts["pink"], torch.full((4,), 15.0), atol=3)
+    assert torch.allclose(tilts["brown"], torch.full((4,), 30.0), atol=3)
+    # mixed: each note's colour drawn between white and brown, from (seed, its key) alone
+    assert tilts["mixed"].min() > -3 and tilts["mixed"].max() < 33
+    assert tilts["mixed"].std() > 2
+    part = add_noise(waveforms[2:], 10.0, 0, keys[2:], "mixed", rate)
+    assert torch.equal(part, add_noise(waveforms, 10.0, 0, keys, "mixed", rate)[2:])
+
+
+def test_coloured_copies_are_cached_apart_from_white_ones(cache, annotations):
+    rows = annotations.iloc[::12]
+    paths, midi = rows["audio_path"].tolist(), rows["midi"].tolist()
+    white = NoiseSettings(10.0, 10.0, 10.0, seed=5)
+    pink = NoiseSettings(10.0, 10.0, 10.0, seed=5, colour="pink")
+    white_features, _ = cache.noisy(paths, midi, SETTINGS, white)
+    before = COMPUTED["noisy"]
+    pink_features, _ = cache.noisy(paths, midi, SETTINGS, pink)
+    assert COMPUTED["noisy"] - before == len(paths)
+    assert not torch.equal(pink_features, white_features)
+    waveforms = cache.waveforms(paths, SETTINGS.sample_rate)
+    keys = cache.note_hashes(paths)
+    expected = spectrogram_db(add_noise(waveforms, 10.0, 5, keys, "pink"), SETTINGS)
+    torch.testing.assert_close(pink_features, expected, rtol=0, atol=1e-4)  # FFTs by batch
+    # white copies keep the folder they had before there were colours
+    white_folder = cache.variant_folder(SETTINGS, {"kind": "noisy", "snr_db": 10.0, "seed": 5})
+    assert {f.stem for f in white_folder.glob("*.f32")} >= set(keys)
 
 
 def test_noisy_copies_are_cached_per_snr(cache, annotations):

@@ -50,6 +50,10 @@ def test_precision_and_memory_format_default_to_auto_and_are_checked():
         ({"learning_rate": 0.1}, r"unknown field\(s\) \['learning_rate'\]"),
         ({"f_max": 9000}, "field 'f_max'"),
         ({"lr": None}, "field 'lr' cannot be null"),
+        (
+            {"noise_colour": "grey"},
+            r"field 'noise_colour': 'grey', expected one of \['white', 'pink', 'brown', 'mixed'\]",
+        ),
     ],
 )
 def test_bad_values_name_the_field(values, message):
