@@ -2,7 +2,7 @@
 
 A cited figure is a number followed by a marker naming its source, a committed file:
 
-    at **44.33 dB**<!-- figure: docs/results/best/runs/trials.csv held_out= test_psnr -->
+    at **44.33 dB**<!-- figure: docs/results/best-8-epochs/runs/trials.csv held_out= test_psnr -->
 
 `<!-- figure: from PATH -->` names the file the figures after it cite without naming one.
 The source is a JSON file and a dotted path (`studies.best.sweeps.0.wall_time_s`), or a CSV
