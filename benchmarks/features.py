@@ -2,9 +2,10 @@
 the project's (the same kernels, each convolved over its nonzero span only).
 
 On the default dataset's notes (1.5 s, resampled to 16 kHz), batches of 64 as the feature
-cache computes them, on every core: decoding and resampling, the white noise of a noisy
-copy, the recording effects of an augmented copy, the mel spectrogram, and the constant-Q
-spectrogram both ways, interleaved, median of rounds. Then how far the two constant-Q
+cache computes them, on every core: decoding and resampling, the noise of a noisy copy
+(white, and coloured per note as `best`'s are), the recording effects of an augmented
+copy, the mel spectrogram, and the constant-Q spectrogram both ways, interleaved, median
+of rounds. Then how far the two constant-Q
 magnitudes are apart, and a cold feature cache of the whole dataset built as the `best`
 study's trials build theirs (constant-Q; clean, noisy and augmented copies).
 
@@ -64,6 +65,9 @@ def run(quick: bool) -> dict[str, Any]:
             root, paths, duration_s, settings.sample_rate
         ),
         "white noise (a noisy copy)": lambda: add_noise(waveforms, 10.0, 0, keys),
+        "mixed-colour noise (`best`'s noisy copy)": lambda: add_noise(
+            waveforms, 10.0, 0, keys, "mixed", settings.sample_rate
+        ),
         "recording effects (an augmented copy)": lambda: augment(
             waveforms, settings.sample_rate, tuple(EFFECTS), 0, keys
         ),
@@ -83,7 +87,8 @@ def run(quick: bool) -> dict[str, Any]:
 
     cache = {}
     if not quick:
-        config = {"snr": NoiseSettings(10.0, 10.0, 10.0), "effects": tuple(EFFECTS)}
+        noise = NoiseSettings(10.0, 10.0, 10.0, colour="mixed")
+        config = {"snr": noise, "effects": tuple(EFFECTS)}
         with tempfile.TemporaryDirectory(prefix="bench-features-") as tmp:
             features = FeatureCache(root, dataset_hash, duration_s, Path(tmp))
             all_paths = table["audio_path"].tolist()

@@ -13,7 +13,7 @@ import torch
 import torchaudio.functional as AF
 import torchaudio.transforms as T
 
-from trainables.features.augment import colour_exponents, coloured
+from trainables.features.augment import NOISE_COLOURS, colour_exponents, coloured
 from trainables.features.draws import normal_draws, note_generators, row_keys
 from trainables.keys import KEYS, Register, register_of
 
@@ -59,6 +59,10 @@ class NoiseSettings:
     snr_high_db: float | None = None
     seed: int = 0
     colour: str = "white"
+
+    def __post_init__(self) -> None:
+        if self.colour not in NOISE_COLOURS:
+            raise ValueError(f"noise colour {self.colour!r}: expected one of {list(NOISE_COLOURS)}")
 
     @property
     def any(self) -> bool:

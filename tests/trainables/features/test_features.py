@@ -99,6 +99,8 @@ def test_noise_colours_shape_the_spectrum_at_the_same_snr():
     assert tilts["mixed"].std() > 2
     part = add_noise(waveforms[2:], 10.0, 0, keys[2:], "mixed", rate)
     assert torch.equal(part, add_noise(waveforms, 10.0, 0, keys, "mixed", rate)[2:])
+    with pytest.raises(ValueError, match=r"noise colour 'grey': expected one of \['white'"):
+        NoiseSettings(10.0, 10.0, 10.0, colour="grey")
 
 
 def test_coloured_copies_are_cached_apart_from_white_ones(cache, annotations):
