@@ -5,9 +5,9 @@ On the default dataset's notes (1.5 s, resampled to 16 kHz), batches of 64 as th
 cache computes them, on every core: decoding and resampling, the noise of a noisy copy
 (white, and coloured per note as `best`'s are), the recording effects of an augmented
 copy, the mel spectrogram, and the constant-Q spectrogram both ways, interleaved, median
-of rounds. Then how far the two constant-Q
-magnitudes are apart, and a cold feature cache of the whole dataset built as the `best`
-study's trials build theirs (constant-Q; clean, noisy and augmented copies).
+of rounds. Then how far the two constant-Q magnitudes are apart, and a cold feature cache
+of the whole dataset built as the `best` study's trials build theirs (constant-Q; clean,
+noisy and augmented copies).
 
     python -m benchmarks.features [--quick]
 """

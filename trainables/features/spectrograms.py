@@ -222,7 +222,7 @@ def add_noise(
     seed: int,
     keys: Sequence[str],
     colour: str = "white",
-    sample_rate: int = 16000,
+    sample_rate: int = FeatureSettings.sample_rate,
 ) -> torch.Tensor:
     """Every row with noise of `colour` at `snr_db`, drawn from (seed, the row's key): the
     noisy copy of a note at that SNR, whichever register asked for it."""
@@ -251,7 +251,7 @@ def add_register_noise(
     midi: list[int],
     noise: NoiseSettings,
     keys: Sequence[str] | None = None,
-    sample_rate: int = 16000,
+    sample_rate: int = FeatureSettings.sample_rate,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Noise at each sample's register SNR; returns (noisy, mask of samples noised).
 

@@ -37,8 +37,8 @@ class TrialConfig:
     snr_high_db: float | None = None
     # its spectrum: white | pink | brown | mixed (each note's 1/f^a drawn, a in 0-2)
     noise_colour: str = "white"
-    # the noisy test audio: null = white noise at the training noise's SNRs (none where a
-    # register has no noisy copy); a number = at that SNR on every register, the same audio
+    # the noisy test audio: null = noise of the training noise's colour at its SNRs (none
+    # where a register has no noisy copy); a number = at that SNR on every register, the same audio
     # for every training-noise setting (what the noise study compares them on)
     test_snr_db: float | None = None
     # what recordings do to a note, as one more training copy of every sample: a comma-

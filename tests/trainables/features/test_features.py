@@ -115,7 +115,8 @@ def test_coloured_copies_are_cached_apart_from_white_ones(cache, annotations):
     assert not torch.equal(pink_features, white_features)
     waveforms = cache.waveforms(paths, SETTINGS.sample_rate)
     keys = cache.note_hashes(paths)
-    expected = spectrogram_db(add_noise(waveforms, 10.0, 5, keys, "pink"), SETTINGS)
+    noisy = add_noise(waveforms, 10.0, 5, keys, "pink", SETTINGS.sample_rate)
+    expected = spectrogram_db(noisy, SETTINGS)
     torch.testing.assert_close(pink_features, expected, rtol=0, atol=1e-4)  # FFTs by batch
     # white copies keep the folder they had before there were colours
     white_folder = cache.variant_folder(SETTINGS, {"kind": "noisy", "snr_db": 10.0, "seed": 5})
