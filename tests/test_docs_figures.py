@@ -1,107 +1,13 @@
-"""Every figure the README and docs/ cite agrees with the committed result it cites.
-
-A cited figure is a number followed by a marker naming its source, a committed file:
-
-    at **44.33 dB**<!-- figure: docs/results/best-8-epochs/runs/trials.csv held_out= test_psnr -->
-
-`<!-- figure: from PATH -->` names the file the figures after it cite without naming one.
-The source is a JSON file and a dotted path (`studies.best.sweeps.0.wall_time_s`), or a CSV
-file, the `column=value` pairs that pick its row (an empty value: the cell is empty) and
-the column to read; a space in a key or value is written %20. `as=` says how the text
-writes the value: `pct` (a share written as a percentage), `min:s` (seconds written as
-"45 min 39 s"), `min` (seconds written as minutes). The figure must equal the source
-rounded to the digits the text shows.
-"""
+"""Every figure the README and docs/ cite agrees with the committed result it cites (the
+marker syntax: `tests/figures.py`), and the fixer rewrites one that does not."""
 
 from __future__ import annotations
-
-import csv
-import json
-import math
-import os
-import re
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
 from tests.commands import ROOT
 from tests.documents import DOCUMENTS
-
-MARKER = re.compile(r"<!--\s*figure:\s*(?P<source>[^>]*?)\s*-->")
-NUMBER = r"-?\d+(?:\.\d+)?"
-DURATION = re.compile(rf"(?:(?P<min>\d+) min\s*)?(?P<s>{NUMBER}) s\W*$")
-LAST_NUMBER = re.compile(rf"({NUMBER})(?!.*\d)", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Figure:
-    document: Path
-    shown: str  # the text before the marker that holds the figure
-    path: Path
-    selector: tuple[str, ...]
-    style: str  # plain | pct | min:s | min
-
-    def __str__(self) -> str:
-        where, source = (os.path.relpath(p, ROOT) for p in (self.document, self.path))
-        return f"{where}: {self.shown.strip()[-40:]!r} <- {source} {' '.join(self.selector)}"
-
-
-def cited_figures(document: Path, text: str | None = None) -> list[Figure]:
-    text = document.read_text(encoding="utf-8") if text is None else text
-    figures, default = [], None
-    for match in MARKER.finditer(text):
-        words = match.group("source").split()
-        if words[0] == "from":  # `<!-- figure: from PATH -->`: the file the next ones cite
-            default = words[1]
-            continue
-        style = next((w.removeprefix("as=") for w in words if w.startswith("as=")), "plain")
-        words = [w for w in words if not w.startswith("as=")]
-        if "/" not in words[0]:
-            assert default, f"{document}: a figure names no file and none is declared before it"
-            words = [default, *words]
-        before = text[max(0, match.start() - 80) : match.start()]
-        figures.append(Figure(document, before, ROOT / words[0], tuple(words[1:]), style))
-    return figures
-
-
-def source_value(path: Path, selector: tuple[str, ...]) -> float:
-    """The number `selector` picks in the committed file `path`."""
-    if path.suffix == ".json":
-        value = json.loads(path.read_text(encoding="utf-8"))
-        for part in unquote(selector[0]).split("."):
-            value = value[int(part)] if isinstance(value, list) else value[part]
-        return float(value)
-    *conditions, column = selector
-    wanted = dict(unquote(condition).split("=", 1) for condition in conditions)
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if all(r[k] == v for k, v in wanted.items())]
-    assert len(rows) == 1, f"{path}: {len(rows)} rows match {wanted}, expected exactly one"
-    return float(rows[0][column].rstrip("%"))
-
-
-def shown_value(figure: Figure) -> tuple[float, int]:
-    """(the figure as the text writes it, in the source's unit; its decimals)."""
-    if figure.style == "min:s":
-        match = DURATION.search(figure.shown.rstrip("*_ "))
-        assert match, f"{figure}: expected a time such as '45 min 39 s' before the marker"
-        seconds = float(match.group("s")) + 60 * int(match.group("min") or 0)
-        return seconds, len(match.group("s").partition(".")[2])
-    match = LAST_NUMBER.search(figure.shown)
-    assert match, f"{figure}: no number before the marker"
-    number = match.group(1)
-    return float(number), len(number.partition(".")[2])
-
-
-def agrees(figure: Figure, value: float) -> bool:
-    shown, decimals = shown_value(figure)
-    if figure.style == "pct":
-        value *= 100
-    elif figure.style == "min":
-        value /= 60
-    return math.isclose(round(value, decimals), shown, abs_tol=10 ** -(decimals + 6))
-
+from tests.figures import Figure, agrees, cited_figures, fix, source_value
 
 ALL = [figure for document in DOCUMENTS for figure in cited_figures(document)]
 
@@ -139,3 +45,25 @@ def test_one_digit_changed_is_caught(tmp_path):
     ]:
         [figure] = cited_figures(ROOT / "README.md", text)
         assert agrees(figure, source_value(figure.path, figure.selector)) is right, text
+
+
+def test_the_fixer_rewrites_what_disagrees_in_its_unit_and_digits(tmp_path):
+    table = tmp_path / "scores.csv"
+    table.write_text("held_out,psnr,acc,wall\n,44.3312,0.99421,2739.4\n")
+    cite = f"<!-- figure: {table} held_out= "
+    document = tmp_path / "doc.md"
+    document.write_text(
+        f"at **44.34 dB**{cite}psnr -->, 99.5%{cite}acc as=pct --> in 45 min 38 s{cite}wall "
+        f"as=min:s -->, about 46{cite}wall as=min --> minutes; 44.3 dB{cite}psnr -->\n"
+    )
+    changes = fix(document)
+    assert document.read_text() == (
+        f"at **44.33 dB**{cite}psnr -->, 99.4%{cite}acc as=pct --> in 45 min 39 s{cite}wall "
+        f"as=min:s -->, about 46{cite}wall as=min --> minutes; 44.3 dB{cite}psnr -->\n"
+    )
+    assert [c.split(": ", 1)[1] for c in changes] == [
+        "44.34 -> 44.33",
+        "99.5 -> 99.4",
+        "45 min 38 -> 45 min 39",
+    ]
+    assert fix(document) == []
