@@ -89,25 +89,42 @@ def source_value(path: Path, selector: tuple[str, ...]) -> float:
     return float(rows[0][column].rstrip("%"))
 
 
-def shown_value(figure: Figure) -> tuple[float, int]:
-    """(the figure as the text writes it, in the source's unit; its decimals)."""
+def _match(figure: Figure) -> re.Match:
+    """The figure in the text before its marker: a time for `min:s`, else the last number."""
     if figure.style == "min:s":
         match = DURATION.search(figure.shown.rstrip("*_ "))
         assert match, f"{figure}: expected a time such as '45 min 39 s' before the marker"
-        seconds = float(match.group("s")) + 60 * int(match.group("min") or 0)
-        return seconds, len(match.group("s").partition(".")[2])
+        return match
     match = LAST_NUMBER.search(figure.shown)
     assert match, f"{figure}: no number before the marker"
-    number = match.group(1)
-    return float(number), len(number.partition(".")[2])
+    return match
+
+
+def _decimals(number: str) -> int:
+    return len(number.partition(".")[2])
+
+
+def shown_value(figure: Figure) -> tuple[float, int]:
+    """(the figure as the text writes it, in the source's unit; its decimals)."""
+    match = _match(figure)
+    if figure.style == "min:s":
+        seconds = float(match.group("s")) + 60 * int(match.group("min") or 0)
+        return seconds, _decimals(match.group("s"))
+    return float(match.group(1)), _decimals(match.group(1))
+
+
+def in_text_unit(figure: Figure, value: float) -> float:
+    """A source's value in the unit the text writes it in (`min:s` is written in seconds)."""
+    if figure.style == "pct":
+        return value * 100
+    if figure.style == "min":
+        return value / 60
+    return value
 
 
 def agrees(figure: Figure, value: float) -> bool:
     shown, decimals = shown_value(figure)
-    if figure.style == "pct":
-        value *= 100
-    elif figure.style == "min":
-        value /= 60
+    value = in_text_unit(figure, value)
     return math.isclose(round(value, decimals), shown, abs_tol=10 ** -(decimals + 6))
 
 
@@ -115,21 +132,18 @@ def rewritten(figure: Figure, value: float) -> tuple[int, int, str]:
     """Where the figure stands in its document's text (start, end) and `value` written the
     way the figure is: in its unit, with its digits."""
     window = figure.at - len(figure.shown)
-    if figure.style == "min:s":
-        match = DURATION.search(figure.shown.rstrip("*_ "))
-        decimals = len(match.group("s").partition(".")[2])
-        end = match.end("s")
-        if match.group("min") is None:
-            return window + match.start("s"), window + end, f"{value:.{decimals}f}"
-        minutes, seconds = divmod(round(value, decimals), 60)
-        between = figure.shown[match.end("min") : match.start("s")]
-        new = f"{int(minutes)}{between}{seconds:.{decimals}f}"
-        return window + match.start("min"), window + end, new
-    number = LAST_NUMBER.search(figure.shown).group(1)
-    decimals = len(number.partition(".")[2])
-    scale = {"pct": 100, "min": 1 / 60}.get(figure.style, 1)
-    start, end = LAST_NUMBER.search(figure.shown).span(1)
-    return window + start, window + end, f"{value * scale:.{decimals}f}"
+    match = _match(figure)
+    if figure.style != "min:s":
+        start, end = match.span(1)
+        new = f"{in_text_unit(figure, value):.{_decimals(match.group(1))}f}"
+        return window + start, window + end, new
+    decimals = _decimals(match.group("s"))
+    if match.group("min") is None:
+        return window + match.start("s"), window + match.end("s"), f"{value:.{decimals}f}"
+    minutes, seconds = divmod(round(value, decimals), 60)
+    between = figure.shown[match.end("min") : match.start("s")]
+    new = f"{int(minutes)}{between}{seconds:.{decimals}f}"
+    return window + match.start("min"), window + match.end("s"), new
 
 
 def fix(document: Path) -> list[str]:
