@@ -13,6 +13,9 @@ of a piano plausibly does:
   its detected onset; this is what it misses by), the end cut to keep the length
 - reverb: a small room, an exponentially decaying noise tail of RT60 0.15-0.6 s mixed in
   at 10-40% (`fftconvolve`)
+- hall: a large room heard from a few metres, the same tail of RT60 0.6-1.5 s mixed in at
+  30-60%: what a phone on a music stand records of a grand (the `room-0.8s` and
+  `room-1.2s` test conditions mix at 50%)
 - tilt: a bass and a treble shelf, each -6 to +6 dB (`bass_biquad`, `treble_biquad`)
 - detune: -20 to +20 cents, in steps of 5 (`resample`): pianos are rarely at 440 Hz
 - noise: background noise from white to brown (a 1/f^a spectrum, a in 0-2) at 15-40 dB
@@ -32,11 +35,13 @@ import torchaudio.functional as AF
 
 from trainables.features.draws import normal_draws, note_generators, row_keys, uniform_draws
 
-AUGMENTATIONS = ("gain", "delay", "reverb", "tilt", "detune", "noise", "band")
+AUGMENTATIONS = ("gain", "delay", "reverb", "hall", "tilt", "detune", "noise", "band")
 GAIN_DB = (-12.0, 6.0)
 DELAY_S = (0.0, 0.06)
 REVERB_RT60_S = (0.15, 0.6)
 REVERB_WET = (0.1, 0.4)
+HALL_RT60_S = (0.6, 1.5)
+HALL_WET = (0.3, 0.6)
 SHELF_DB = (-6.0, 6.0)
 DETUNE_CENTS = (-20, -15, -10, -5, 5, 10, 15, 20)
 NOISE_SNR_DB = (15.0, 40.0)
@@ -108,11 +113,27 @@ def _delay(x: torch.Tensor, rate: int, u: torch.Tensor, _: Generators) -> torch.
 
 
 def _reverb(x: torch.Tensor, rate: int, u: torch.Tensor, g: Generators) -> torch.Tensor:
-    rt60 = _between(u[:, 0], REVERB_RT60_S)
-    wet = _between(u[:, 1], REVERB_WET)
-    length = int(REVERB_RT60_S[1] * rate)
+    return _tail(x, rate, u, REVERB_RT60_S, REVERB_WET, g)
+
+
+def _hall(x: torch.Tensor, rate: int, u: torch.Tensor, g: Generators) -> torch.Tensor:
+    return _tail(x, rate, u, HALL_RT60_S, HALL_WET, g)
+
+
+def _tail(
+    x: torch.Tensor,
+    rate: int,
+    u: torch.Tensor,
+    rt60_s: tuple[float, float],
+    wet_share: tuple[float, float],
+    g: Generators,
+) -> torch.Tensor:
+    """`x` mixed with itself through a decaying noise tail, a tail and a mix per sample:
+    it falls 60 dB (a factor 1000 in amplitude) in an RT60 drawn from `rt60_s`. Every tail
+    is as long as the longest RT60 allows, so a note's draws do not depend on its batch."""
+    rt60, wet = _between(u[:, 0], rt60_s), _between(u[:, 1], wet_share)
+    length = int(rt60_s[1] * rate)
     t = torch.arange(length) / rate
-    # -60 dB (a factor 1000 in amplitude) after rt60 seconds
     decay = torch.exp(-math.log(1000) * t / rt60[:, None])
     tails = normal_draws(g, length) * decay
     tails = tails / tails.norm(dim=1, keepdim=True)
@@ -195,6 +216,7 @@ EFFECTS = {
     "gain": _gain,
     "delay": _delay,
     "reverb": _reverb,
+    "hall": _hall,
     "tilt": _tilt,
     "detune": _detune,
     "noise": _noise,

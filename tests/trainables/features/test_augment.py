@@ -59,6 +59,17 @@ def test_reverb_keeps_sound_after_the_note_dies():
     assert (tail > rms_db(x[:, : RATE // 2]) - 40).all()
 
 
+def test_hall_rings_on_after_the_small_rooms_tail_has_ended():
+    x = tone(seconds=2.0)
+    x[:, RATE // 2 :] = 0.0  # the note stops at 0.5 s
+    late = slice(RATE // 2 + int(0.65 * RATE), RATE // 2 + int(0.75 * RATE))  # 0.65-0.75 s on
+    room = A.augment(x, RATE, ("reverb",), seed=0)
+    hall = A.augment(x, RATE, ("hall",), seed=0)
+    note_db = rms_db(x[:, : RATE // 2])
+    assert (rms_db(room[:, late]) < note_db - 120).all()  # its tail is 0.6 s at most: FFT dust
+    assert (rms_db(hall[:, late]) > note_db - 90).all()
+
+
 def test_noise_sits_within_its_snr_range():
     x = tone()
     noisy = A.augment(x, RATE, ("noise",), seed=0)
